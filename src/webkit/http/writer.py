@@ -1,0 +1,92 @@
+"""Encoding response heads: status lines, header blocks, the cached Date header."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from email.utils import formatdate
+from http import HTTPStatus
+
+from webkit import __version__
+
+__all__ = [
+    "SERVER_SOFTWARE",
+    "encode_head",
+    "error_response",
+    "http_date",
+    "reason_phrase",
+    "status_line",
+]
+
+SERVER_SOFTWARE = f"webkit/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
+
+_REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}
+_STATUS_LINES: dict[tuple[int, int, int], str] = {}
+
+_date_second = 0
+_date_value = ""
+
+
+def http_date() -> str:
+    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), recomputed at most once a second."""
+    global _date_second, _date_value
+    now = time.time()
+    second = int(now)
+    if second != _date_second:
+        _date_second = second
+        _date_value = formatdate(second, usegmt=True)
+    return _date_value
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase for ``status``, or an empty string."""
+    return _REASONS.get(status, "")
+
+
+def status_line(version: tuple[int, int], status: int, reason: str | None) -> str:
+    """``HTTP/1.1 200 OK\\r\\n``, cached for standard reasons."""
+    if reason is None:
+        key = (version[1], status, 0)
+        line = _STATUS_LINES.get(key)
+        if line is None:
+            line = f"HTTP/{version[0]}.{version[1]} {status} {_REASONS.get(status, '')}\r\n"
+            _STATUS_LINES[key] = line
+        return line
+    if "\r" in reason or "\n" in reason:
+        raise ValueError(f"reason phrase {reason!r} must not contain CR or LF")
+    return f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n"
+
+
+def encode_head(status_text: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """Serialize a status line and header fields into the bytes of a response head.
+
+    Raises:
+        ValueError: a header name or value holds CR or LF, which would let a value inject
+            headers or a second response (RFC 9110 §5.5).
+    """
+    lines = [f"{name}: {value}" for name, value in headers]
+    block = "\r\n".join(lines)
+    expected = len(lines) - 1 if lines else 0
+    if block.count("\n") != expected or block.count("\r") != expected:
+        bad = next((n, v) for n, v in headers if "\r" in n + v or "\n" in n + v)
+        raise ValueError(f"header {bad[0]!r} holds CR or LF in {bad[1]!r}; newlines are not allowed")
+    if lines:
+        return (status_text + block + "\r\n\r\n").encode("utf-8", "surrogateescape")
+    return (status_text + "\r\n").encode("latin-1")
+
+
+def error_response(status: int, message: str, version: tuple[int, int] = (1, 1)) -> bytes:
+    """A complete plain-text response that closes the connection, for protocol errors."""
+    body = f"{status} {_REASONS.get(status, '')}: {message}\n".encode("utf-8", "replace")
+    head = encode_head(
+        status_line(version, status, None),
+        (
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Date", http_date()),
+            ("Server", SERVER_SOFTWARE),
+            ("Connection", "close"),
+        ),
+    )
+    return head + body

@@ -1,0 +1,1 @@
+"""Routing: resources, routes, the dispatcher and route definitions."""

@@ -1,0 +1,51 @@
+"""Class-based views: one method per HTTP verb."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from webkit.web.exceptions import HTTPMethodNotAllowed
+
+if TYPE_CHECKING:
+    from webkit.web.request import Request
+    from webkit.web.response import StreamResponse
+
+__all__ = ["AbstractView", "View"]
+
+_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace", "connect")
+
+
+class AbstractView:
+    """A class routed with ``web.view``; an instance is created for each request."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    @property
+    def request(self) -> Request:
+        return self._request
+
+    def __await__(self) -> Generator[Any, None, StreamResponse]:
+        raise NotImplementedError
+
+
+class View(AbstractView):
+    """Dispatches to the method named after the request's HTTP method (``async def get``).
+
+    Raises:
+        HTTPMethodNotAllowed: the class has no method for the request's verb.
+    """
+
+    async def _iter(self) -> StreamResponse:
+        method = self.request.method.lower()
+        handler = getattr(self, method, None) if method in _METHODS else None
+        if handler is None and method == "head":
+            handler = getattr(self, "get", None)
+        if handler is None:
+            allowed = {m.upper() for m in _METHODS if hasattr(self, m)}
+            raise HTTPMethodNotAllowed(self.request.method, allowed)
+        return await handler()  # type: ignore[no-any-return]
+
+    def __await__(self) -> Generator[Any, None, StreamResponse]:
+        return self._iter().__await__()
