@@ -1,1 +1,26 @@
-"""CLI placeholder."""
+"""The ``webkit`` command: a click group whose commands import what they need lazily.
+
+Errors become one line on stderr and a non-zero exit here, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from webkit import __version__
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="webkit: an asyncio web framework with aiohttp.web's API and a development server.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="webkit")
+def cli() -> None:
+    pass
+
+
+def main() -> None:
+    """Entry point of the ``webkit`` console script and ``python -m webkit``."""
+    cli(prog_name="webkit")

@@ -90,6 +90,11 @@ class Exchange:
         return self._conn.transport
 
     @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task handling this exchange (requests are handled one at a time per connection)."""
+        return self._conn.task
+
+    @property
     def peer_gone(self) -> bool:
         """True once the client has disconnected."""
         return self._conn.lost
@@ -162,6 +167,40 @@ class Exchange:
             ConnectionResetError: the peer has gone.
         """
         await self._conn.drain()
+
+    async def sendfile(self, file: Any, offset: int, count: int) -> None:
+        """Send ``count`` bytes of an open file from ``offset`` as (part of) the body.
+
+        Uses the kernel's zero-copy sendfile where the transport allows it, and reads the
+        file in pieces otherwise (TLS, event loops without sendfile).
+
+        Raises:
+            ConnectionResetError: the peer has gone.
+        """
+        if not self.headers_sent or self._chunked:
+            raise RuntimeError("sendfile() needs a started response without chunked coding")
+        if self.method == "HEAD" or count <= 0:
+            return
+        conn = self._conn
+        transport = conn.transport
+        if transport is None or conn.lost:
+            raise ConnectionResetError("the client has disconnected")
+        loop = asyncio.get_running_loop()
+        await conn.drain()
+        try:
+            await loop.sendfile(transport, file, offset, count)
+            return
+        except (NotImplementedError, AttributeError, asyncio.SendfileNotAvailableError):
+            pass
+        file.seek(offset)
+        remaining = count
+        while remaining > 0:
+            chunk = await loop.run_in_executor(None, file.read, min(remaining, 256 * 1024))
+            if not chunk:
+                raise ConnectionResetError("the file ended before the announced length")
+            conn.write(chunk)
+            remaining -= len(chunk)
+            await conn.drain()
 
     def write_eof(self, data: bytes = b"") -> None:
         """Send the last body bytes and end the response."""

@@ -67,7 +67,9 @@ class AppKey(Generic[_T]):
         if t is None:
             type_name = "<<Unknown>>"
         elif isinstance(t, type):
-            type_name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+            type_name = (
+                t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+            )
         else:
             type_name = repr(t)
         return f"<AppKey({self.__name__}, type={type_name})>"
@@ -180,7 +182,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     # -- MutableMapping ---------------------------------------------------------------
 
-    @overload  # type: ignore[override]
+    @overload
     def __getitem__(self, key: AppKey[_T]) -> _T: ...
     @overload
     def __getitem__(self, key: str) -> Any: ...
@@ -195,7 +197,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
                 stacklevel=3,
             )
 
-    @overload  # type: ignore[override]
+    @overload
     def __setitem__(self, key: AppKey[_T], value: _T) -> None: ...
     @overload
     def __setitem__(self, key: str, value: Any) -> None: ...
@@ -316,7 +318,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             RuntimeError: this app has started, or ``subapp`` already has a parent.
         """
         if not prefix.startswith("/") or prefix == "/":
-            raise ValueError(f"sub-application prefix {prefix!r} must start with '/' and not be '/'")
+            raise ValueError(
+                f"sub-application prefix {prefix!r} must start with '/' and not be '/'"
+            )
         self._adopt(subapp)
         resource = self._router.add_subapp_resource(prefix, subapp)
         return resource

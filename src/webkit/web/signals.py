@@ -87,9 +87,12 @@ class Signal(FrozenList[Callable[..., Any]]):
 
     def _validate(self, callback: Callable[..., Any]) -> None:
         target = getattr(callback, "func", callback)  # functools.partial
-        if not (inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
-            getattr(target, "__call__", None)  # noqa: B004
-        )):
+        if not (
+            inspect.iscoroutinefunction(target)
+            or inspect.iscoroutinefunction(
+                getattr(target, "__call__", None)  # noqa: B004
+            )
+        ):
             raise TypeError(
                 f"signal handler {callback!r} must be an async function (async def); "
                 "signals await every handler"

@@ -5,29 +5,15 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from webkit.abc import AbstractView
 from webkit.web.exceptions import HTTPMethodNotAllowed
 
 if TYPE_CHECKING:
-    from webkit.web.request import Request
     from webkit.web.response import StreamResponse
 
 __all__ = ["AbstractView", "View"]
 
 _METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace", "connect")
-
-
-class AbstractView:
-    """A class routed with ``web.view``; an instance is created for each request."""
-
-    def __init__(self, request: Request) -> None:
-        self._request = request
-
-    @property
-    def request(self) -> Request:
-        return self._request
-
-    def __await__(self) -> Generator[Any, None, StreamResponse]:
-        raise NotImplementedError
 
 
 class View(AbstractView):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webkit.abc import AbstractRouter
 from webkit.web.exceptions import HTTPMethodNotAllowed, HTTPNotFound
 from webkit.web.routing.prefixed import (
     DomainResource,
@@ -48,7 +49,7 @@ class _Views(Sized, Iterable[AbstractRoute]):
         return item in self._routes
 
 
-class UrlDispatcher(Mapping[str, AbstractResource]):
+class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
     """Maps a request's method and path to a handler.
 
     Resolution keeps aiohttp's rule, first registered match wins, without scanning every
@@ -145,9 +146,7 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
                 self._fast[path] = resource
             return
         segment: str | None = None
-        if isinstance(resource, DynamicResource):
-            segment = resource.first_segment
-        elif isinstance(resource, PrefixResource):
+        if isinstance(resource, (DynamicResource, PrefixResource)):
             segment = resource.first_segment
         if segment is None:
             self._unindexed.append(resource)

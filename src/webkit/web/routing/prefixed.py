@@ -159,10 +159,9 @@ class PrefixedSubAppResource(PrefixResource):
             return None, set()
         match_info = await self._app.router.resolve(request)
         match_info.add_app(self._app)
+        methods: set[str] = set()
         if match_info.http_exception is not None:
             methods = getattr(match_info.http_exception, "allowed_methods", set())
-        else:
-            methods = set()
         return match_info, methods
 
     def _match(self, path: str) -> dict[str, str] | None:  # pragma: no cover - resolve overrides

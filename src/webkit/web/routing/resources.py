@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from webkit.abc import AbstractMatchInfo
 from webkit.web.exceptions import HTTPException, HTTPExpectationFailed
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def encode_path(path: str) -> str:
 
 
 def unquote_part(value: str) -> str:
-    """Decode a matched path segment (``%D0%B0`` → ``а``)."""
+    """Decode a matched path segment (``%7E`` → ``~``, ``%D0%B0`` → Cyrillic a)."""
     if "%" not in value:
         return value
     return URL.build(path=value, encoded=True).path
@@ -148,7 +149,7 @@ def _check_handler(handler: Any) -> Handler:
     from webkit.web.view import AbstractView
 
     if isinstance(handler, type) and issubclass(handler, AbstractView):
-        return handler  # type: ignore[return-value]
+        return handler
     if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004
     ):
@@ -238,7 +239,7 @@ class SystemRoute(AbstractRoute):
         return f"<SystemRoute {self.status}: {self.reason}>"
 
 
-class UrlMappingMatchInfo(dict[str, str]):
+class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
     """The result of routing: the path's variables plus the route, handler and apps."""
 
     __slots__ = ("_apps", "_current_app", "_frozen", "_route")
@@ -481,7 +482,7 @@ class DynamicResource(Resource):
     def get_info(self) -> dict[str, Any]:
         return {"formatter": self._formatter, "pattern": self._pattern}
 
-    def url_for(self, **parts: str) -> URL:  # type: ignore[override]
+    def url_for(self, **parts: str) -> URL:
         quoted = {k: URL.build(path=str(v)).raw_path.replace("/", "%2F") for k, v in parts.items()}
         try:
             path = self._formatter.format_map(quoted)
