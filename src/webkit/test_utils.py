@@ -29,6 +29,21 @@ __all__ = [
 ]
 
 
+class _MockTransport:
+    """The transport of a mocked request: it knows only its TLS context."""
+
+    def __init__(self, sslcontext: Any = None) -> None:
+        self._sslcontext = sslcontext
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sslcontext":
+            return self._sslcontext
+        return default
+
+    def is_closing(self) -> bool:
+        return False
+
+
 class _BufferConnection:
     """Stands in for a socket connection: what the response writes is kept in ``output``."""
 
@@ -60,11 +75,29 @@ def make_mocked_request(
     payload: bytes | BodyStream | None = None,
     client_max_size: int = 1024**2,
     transport: Any = None,
+    closing: bool = False,
+    sslcontext: Any = None,
 ) -> Request:
     """A `Request` not tied to a socket, for unit-testing handlers and middlewares.
 
+    Args:
+        method: the HTTP method.
+        path: the request target, path and query (``/users/1?x=y``).
+        headers: request headers.
+        match_info: the route variables ``request.match_info`` holds.
+        version: the HTTP version.
+        app: ``request.app`` (a new `Application` by default).
+        payload: the body ``read()``/``text()``/``post()`` see.
+        client_max_size: the largest body ``read()`` accepts.
+        transport: stands in for the socket transport (``get_extra_info``); by default one
+            that knows only ``sslcontext``.
+        closing: the client asked not to keep the connection alive.
+        sslcontext: makes the request look like one over TLS (``request.secure``).
+
     Response bytes written for it are kept in ``request.exchange._conn.output``.
     """
+    if transport is None:
+        transport = _MockTransport(sslcontext)
     raw_headers = [
         (k.encode("utf-8"), v.encode("utf-8")) for k, v in CIMultiDict(headers or {}).items()
     ]
@@ -83,7 +116,7 @@ def make_mocked_request(
         version,
         raw_headers,
         body,
-        True,
+        not closing,
         length,
         None,
         False,

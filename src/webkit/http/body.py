@@ -179,11 +179,19 @@ class BodyStream:
         if n == 0:
             return b""
         if n < 0:
-            while not self._eof:
+            # Take the bytes as they come rather than waiting for the end with them buffered:
+            # a body over the high-water mark pauses the socket until some are taken, so
+            # waiting for the end first would wait forever.
+            parts: list[bytes] = []
+            while True:
+                if self._buffer:
+                    parts.append(self._take(-1))
+                if self._eof:
+                    break
                 await self._wait()
-            if self._exception is not None and not self._buffer:
+            if self._exception is not None and not parts:
                 raise self._exception
-            return self._take(-1) if self._buffer else b""
+            return b"".join(parts)
         while not self._buffer and not self._eof:
             await self._wait()
         return self._take(n) if self._buffer else b""
@@ -209,16 +217,26 @@ class BodyStream:
 
         Raises:
             asyncio.IncompleteReadError: the body ended first.
+            OSError: the peer disconnected before the body was complete.
         """
-        while self._size < n and not self._eof:
-            await self._wait()
-        if self._size < n:
-            partial = self._take(-1) if self._buffer else b""
-            raise asyncio.IncompleteReadError(partial, n)
-        return self._take(n)
+        # Piece by piece, so that ``n`` beyond the high-water mark cannot stall the socket.
+        parts: list[bytes] = []
+        need = n
+        while need > 0:
+            data = await self.read(need)
+            if not data:
+                raise asyncio.IncompleteReadError(b"".join(parts), n)
+            parts.append(data)
+            need -= len(data)
+        return b"".join(parts)
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        """Read up to and including ``separator``, or the rest of the body if it never comes."""
+        """Read up to and including ``separator``, or the rest of the body if it never comes.
+
+        Raises:
+            ValueError: more than the high-water mark arrived without ``separator`` (as
+                aiohttp's "Chunk too big"): the socket would stay paused waiting for it.
+        """
         if not separator:
             raise ValueError("separator must not be empty")
         while True:
@@ -230,6 +248,11 @@ class BodyStream:
                 idx = joined.find(separator)
                 if idx >= 0:
                     return self._take(idx + len(separator))
+                if self._paused or len(joined) > self._high_water:
+                    raise ValueError(
+                        f"Chunk too big: no {separator!r} in the next {len(joined)} bytes "
+                        f"(read_high_water is {self._high_water}); read in pieces instead"
+                    )
             if self._eof:
                 return self._take(-1) if self._buffer else b""
             await self._wait()
@@ -245,7 +268,18 @@ class BodyStream:
         return self._take(n) if self._buffer else b""
 
     async def wait_eof(self) -> None:
+        """Wait until the whole body has arrived, keeping it buffered for later reads.
+
+        Raises:
+            ValueError: the body does not fit in the read buffer (``high_water``); waiting
+                would stall with the socket paused, so read it instead.
+        """
         while not self._eof:
+            if self._paused:
+                raise ValueError(
+                    f"wait_eof(): the body is larger than the {self._high_water}-byte buffer; "
+                    "read it with read()/readany() instead"
+                )
             await self._wait()
 
     async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:

@@ -12,7 +12,8 @@ class Limits:
     """Per-connection limits; every field has a safe default.
 
     Attributes:
-        max_line_size: longest request line in bytes (longer: 414).
+        max_line_size: longest request target (the URL of the request line) in bytes
+            (longer: 414); llhttp bounds the method and version itself.
         max_field_size: longest header field, name plus value, in bytes (longer: 431).
         max_headers: most header fields in one request (more: 431).
         keepalive_timeout: seconds an idle keep-alive connection is kept open.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import math
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import httptools
@@ -32,8 +32,17 @@ _HOST, _CL, _TE, _EXPECT = b"host", b"content-length", b"transfer-encoding", b"e
 _WATCHED = frozenset((_HOST, _CL, _TE, _EXPECT))
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
+# How long a connection closed with unread input keeps discarding it (see _linger).
+_LINGER_SECONDS = 2.0
+
 # States of the head being received, for the slow-head (slowloris) watchdog.
 _IDLE, _IN_HEAD = 0, 1
+# What the unfinished last line of a head being received is, for the line-size guard.
+_REQUEST_LINE, _FIELD_LINE, _UNKNOWN_LINE = 0, 1, 2
+
+
+def _te_text(values: list[bytes]) -> str:
+    return repr(b", ".join(values).decode("latin-1"))
 
 
 class HttpConnection(asyncio.Protocol):
@@ -44,6 +53,41 @@ class HttpConnection(asyncio.Protocol):
     the socket stops being read while too much waits (body bytes or queued requests).
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_active",
+        "_begins",
+        "_drain_waiter",
+        "_error",
+        "_handler",
+        "_head_state",
+        "_headers",
+        "_limits",
+        "_line_bytes",
+        "_line_kind",
+        "_line_start",
+        "_linger_handle",
+        "_loop",
+        "_parser",
+        "_parser_dead",
+        "_parsing",
+        "_peer_eof",
+        "_queue",
+        "_read_paused",
+        "_server",
+        "_tail",
+        "_upgraded",
+        "_url",
+        "_watched",
+        "_write_paused",
+        "closing",
+        "head_started",
+        "last_active",
+        "lost",
+        "task",
+        "transport",
+    )
+
     def __init__(self, server: HttpServer) -> None:
         self._server = server
         self._limits = server.limits
@@ -52,6 +96,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self.closing = False
+        self._peer_eof = False
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -61,7 +106,10 @@ class HttpConnection(asyncio.Protocol):
         self._active: Exchange | None = None
         self.task: asyncio.Task[None] | None = None
         self._head_state = _IDLE
-        self._head_bytes = 0
+        self._line_bytes = 0
+        self._line_kind = _REQUEST_LINE
+        self._line_start = b""
+        self._begins = 0
         self.head_started = 0.0
         self.last_active = 0.0
         self._read_paused = False
@@ -71,6 +119,7 @@ class HttpConnection(asyncio.Protocol):
         self._tail = b""
         self._parser_dead = False
         self._error: bytes | None = None
+        self._linger_handle: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -83,18 +132,18 @@ class HttpConnection(asyncio.Protocol):
             self.closing = True
 
     def data_received(self, data: bytes) -> None:
+        if self._linger_handle is not None:
+            return  # discarded: see _linger
         if self._parser_dead:
             if not self._upgraded and len(self._tail) < self._limits.read_high_water:
                 self._tail += data
             else:
                 self._pause()
             return
-        if self._head_state == _IN_HEAD or self._parsing is None:
-            # httptools buffers a partial header line internally and has no size limit, so
-            # count head bytes here and refuse before an unbounded line can build up.
-            self._head_bytes += len(data)
-            if self._head_bytes > self._head_budget() and self._head_over_limit(data):
-                return
+        # Where `data` starts: inside a head, before a new head, or inside a body.
+        continued = self._head_state == _IN_HEAD
+        fresh = not continued and self._parsing is None
+        self._begins = 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -108,15 +157,30 @@ class HttpConnection(asyncio.Protocol):
                 log.error("Error in HTTP parser callback", exc_info=cause)
                 self._reject(400, "Bad Request")
         except httptools.HttpParserInvalidMethodError:
-            self._reject(*self._method_error(data))
+            self._reject(*self._method_error(data, continued, fresh))
         except httptools.HttpParserError as exc:
             message = str(exc) or "Malformed request"
             status = 505 if "HTTP version" in message else 400
             self._reject(status, message)
+        else:
+            if self._head_state == _IN_HEAD and not self._parser_dead:
+                self._check_head_line(data, continued, fresh)
 
     def eof_received(self) -> bool:
-        # A client may half-close after sending its requests; answer them, then close.
+        if self._linger_handle is not None:
+            self._close_now()
+            return True
+        self._peer_eof = True
         self._fail_bodies(ConnectionResetError("the client closed its side of the connection"))
+        task = self.task
+        if self._server.handler_cancellation and task is not None and not task.done():
+            # The client cannot send more and most likely left: with handler cancellation,
+            # a FIN counts as a disconnect (as it does for aiohttp).
+            task.cancel()
+            self._queue.clear()
+            self._close()
+            return True
+        # Otherwise a client may half-close after sending its requests: answer, then close.
         if self._active is None and not self._queue:
             self._close()
         else:
@@ -124,6 +188,9 @@ class HttpConnection(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger_handle is not None:
+            self._linger_handle.cancel()
+            self._linger_handle = None
         self.lost = True
         self.transport = None
         self._server.untrack(self)
@@ -153,13 +220,22 @@ class HttpConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._head_state = _IN_HEAD
         self.head_started = self._loop.time()
+        self._begins += 1
+        self._line_bytes = 0
+        self._line_kind = _REQUEST_LINE
+        self._line_start = b""
 
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self._limits.max_line_size:
-            raise ProtocolError(414, f"request target longer than {self._limits.max_line_size} bytes")
+            raise ProtocolError(
+                414, f"request target longer than {self._limits.max_line_size} bytes"
+            )
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # llhttp skips whitespace before a field value but keeps it after; the value excludes
+        # both (RFC 9112 §5.1). rstrip returns the same object when there is nothing to strip.
+        value = value.rstrip(b" \t")
         limits = self._limits
         if len(name) + len(value) > limits.max_field_size:
             raise ProtocolError(431, f"header field longer than {limits.max_field_size} bytes")
@@ -180,15 +256,26 @@ class HttpConnection(asyncio.Protocol):
         hosts = watched.get(_HOST)
         if version == (1, 1) and (hosts is None or len(hosts) != 1):
             # RFC 9112 §3.2: exactly one Host field in an HTTP/1.1 request.
-            raise ProtocolError(400, "missing Host header" if hosts is None else "repeated Host header")
+            raise ProtocolError(
+                400, "missing Host header" if hosts is None else "repeated Host header"
+            )
         content_length: int | None = None
         te = watched.get(_TE)
         if te is not None:
             if version == (1, 0):
                 # RFC 9112 §6.1: a 1.0 message with Transfer-Encoding is framed unreliably.
                 raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-            if te[-1].strip().lower() != b"chunked" or len(te) != 1:
-                raise ProtocolError(501, f"transfer coding {b', '.join(te).decode('latin-1')!r} not supported")
+            # Field lines of one name combine into one list (RFC 9110 §5.3).
+            codings = [c.strip().lower() for c in b",".join(te).split(b",")]
+            if codings[-1] != b"chunked":
+                # RFC 9112 §6.3 (4): without chunked last the body's length is unknowable; the
+                # server MUST answer 400 and close, whether or not it knows the other codings.
+                raise ProtocolError(
+                    400, f"chunked is not the final transfer coding in {_te_text(te)}"
+                )
+            if len(codings) != 1:
+                # RFC 9112 §6.1: a transfer coding the server does not understand gets 501.
+                raise ProtocolError(501, f"transfer coding {_te_text(te)} not supported")
         else:
             cl = watched.get(_CL)
             if cl is not None:
@@ -213,14 +300,17 @@ class HttpConnection(asyncio.Protocol):
             expect_value,
             parser.should_upgrade(),
         )
-        if expect_value is not None and expect_value.lower() == b"100-continue" and body is not EMPTY_BODY:
+        if (
+            expect_value is not None
+            and expect_value.lower() == b"100-continue"
+            and body is not EMPTY_BODY
+        ):
             body.set_on_first_read(exchange.send_continue)
         self._url = b""
         self._headers = []
         if watched:
             self._watched = {}
         self._head_state = _IDLE
-        self._head_bytes = 0
         self._parsing = exchange
         if self._active is None:
             self._start(exchange)
@@ -244,36 +334,63 @@ class HttpConnection(asyncio.Protocol):
 
     def _start(self, exchange: Exchange) -> None:
         self._active = exchange
-        task = self._loop.create_task(self._handler(exchange))
-        self.task = task
-        task.add_done_callback(self._on_handler_done)
+        self.task = self._loop.create_task(self._serve(exchange))
 
-    def _on_handler_done(self, task: asyncio.Task[None]) -> None:
-        exchange = self._active
-        self._active = None
-        self.task = None
-        if exchange is None:
-            return
-        failed = task.cancelled() or task.exception() is not None
-        if failed and not task.cancelled():
-            log.error("Unhandled error in request handler", exc_info=task.exception())
+    async def _serve(self, exchange: Exchange) -> None:
+        """Run the handler, then move the connection on: one task per request.
+
+        Finishing inside the task, rather than in a done callback, saves a trip through the
+        event loop for every request.
+        """
+        try:
+            await self._handler(exchange)
+        except asyncio.CancelledError:
+            self._on_handler_done(exchange, None, cancelled=True)
+            raise
+        except Exception as exc:
+            self._on_handler_done(exchange, exc, cancelled=False)
+        else:
+            self._on_handler_done(exchange, None, cancelled=False)
+
+    def _on_handler_done(
+        self, exchange: Exchange, exc: BaseException | None, *, cancelled: bool
+    ) -> None:
+        if self._active is exchange:
+            self._active = None
+            self.task = None
+        failed = cancelled or exc is not None
+        if isinstance(exc, ProtocolError) and exchange.body.exception() is exc:
+            # The request's own body broke its framing: the client's fault, answered below.
+            log.debug("Request body rejected: %s", exc)
+        elif exc is not None:
+            log.error("Unhandled error in request handler", exc_info=exc)
         if self.lost:
             return
         if self._upgraded:
             return
         if not exchange.finished:
-            if not exchange.headers_sent and not failed:
+            if exchange.headers_sent:
+                pass
+            elif isinstance(exchange.body.exception(), ProtocolError):
+                # The body of this request broke framing (`_reject`): answer that error.
+                self._flush_error()
+                return
+            elif not failed:
                 self.write(error_response(500, "the handler returned without a response"))
-            elif not exchange.headers_sent:
+            else:
                 self.write(error_response(500, "Internal Server Error"))
             self._close()
             return
-        if not exchange.keep_alive or not exchange.body.is_eof():
+        if not exchange.body.is_eof():
             # An unread body leaves the stream position unknown: close instead of guessing.
+            self._linger()
+            return
+        if not exchange.keep_alive:
             self._close()
             return
-        if self._queue and (self._error is not None or not self.closing):
-            # Pipelined requests parsed before a framing error are still answered in order.
+        if self._queue and (self._error is not None or self._peer_eof or not self.closing):
+            # Pipelined requests parsed before a framing error, or before the client half-closed
+            # its side, are still answered in order.
             self.last_active = self._loop.time()
             self._start(self._queue.popleft())
         elif self._error is not None:
@@ -345,34 +462,61 @@ class HttpConnection(asyncio.Protocol):
 
     # -- limits, errors, closing ----------------------------------------------------------------
 
-    def _head_budget(self) -> int:
+    def _check_head_line(self, data: bytes, continued: bool, fresh: bool) -> None:
+        """Refuse a head line that grows too long over several reads, before it is all buffered.
+
+        httptools keeps an unfinished header line in memory without bound and reports the field
+        only once it is complete (then `on_header` checks it). So after each read that leaves a
+        head unfinished, measure that head's last, unfinished line. Complete lines are not
+        measured here: the parser's callbacks check them, whatever the reads' boundaries.
+        """
         limits = self._limits
-        return max(limits.max_line_size, limits.max_field_size) + 4
-
-    def _head_over_limit(self, data: bytes) -> bool:
-        """Refuse when one line of the head being received is over the size limits."""
-        end = data.find(b"\r\n\r\n")
-        scan = data if end < 0 else data[:end]
-        budget = self._head_budget()
-        carried = self._head_bytes - len(data)
-        start = 0
-        while True:
-            nl = scan.find(b"\n", start)
-            length = (len(scan) if nl < 0 else nl) - start + carried
-            if length > budget:
-                if self._url or self._headers:
-                    self._reject(431, f"header field longer than {self._limits.max_field_size} bytes")
-                else:
-                    self._reject(414, f"request line longer than {self._limits.max_line_size} bytes")
-                return True
+        nl = data.rfind(b"\n")
+        if self._read_is_this_heads(continued, fresh):
+            # All of `data` belongs to this head (a fresh one may start with empty lines,
+            # which RFC 9112 §2.2 lets a server skip before the request line).
             if nl < 0:
-                self._head_bytes = length
-                return False
-            carried = 0
-            start = nl + 1
+                self._line_bytes += len(data)
+            else:
+                self._line_bytes = len(data) - nl - 1
+                if continued or data[: nl + 1].strip(b"\r\n"):
+                    self._line_kind = _FIELD_LINE
+        else:
+            # The head began after a body in this read, at an offset httptools does not
+            # report: count from the next read on, so at most one read goes unmeasured.
+            self._line_bytes = 0
+            self._line_kind = _UNKNOWN_LINE
+        kind = self._line_kind
+        if kind == _REQUEST_LINE:
+            # llhttp buffers nothing of the request line but the target, which `on_url`
+            # bounds as it arrives. Its start is kept to name a bad method (`_method_error`).
+            if len(self._line_start) < 64:
+                self._line_start += data[nl + 1 : nl + 65]
+            return
+        # Room for ":", CR and optional whitespace, which `on_header` does not count: this guard
+        # bounds memory; the exact limit is `on_header`'s, whatever the reads' boundaries.
+        budget = limits.max_field_size + 64
+        if kind == _UNKNOWN_LINE:
+            # It may still be the request line: its target plus method, spaces and version.
+            budget = max(budget, limits.max_line_size + 32)
+        if self._line_bytes > budget:
+            self._reject(431, f"header field longer than {limits.max_field_size} bytes")
 
-    def _method_error(self, data: bytes) -> tuple[int, str]:
-        method = data.split(b" ", 1)[0]
+    def _read_is_this_heads(self, continued: bool, fresh: bool) -> bool:
+        """True if all of the last read belongs to the head being received.
+
+        That is when the read continued this head, or started a new one at its first byte
+        (after empty lines, if any); not when the head began after another message in it.
+        """
+        return (continued and self._begins == 0) or (fresh and self._begins == 1)
+
+    def _method_error(self, data: bytes, continued: bool, fresh: bool) -> tuple[int, str]:
+        if not self._read_is_this_heads(continued, fresh) or self._line_kind == _UNKNOWN_LINE:
+            # The bad method follows other requests in a read, at an offset httptools does
+            # not report: without its bytes, answer the generic error.
+            return 400, "invalid request method"
+        start = self._line_start + data if continued else data.lstrip(b"\r\n")
+        method = start.split(b" ", 1)[0]
         if method and all(c in _TOKEN for c in method):
             # RFC 9110 §9.1: a well-formed but unknown method is "not implemented".
             return 501, f"method {method[:32].decode('ascii')!r} is not implemented"
@@ -387,14 +531,16 @@ class HttpConnection(asyncio.Protocol):
         self._parser_dead = True
         self._head_state = _IDLE
         self.closing = True
+        self._error = error_response(status, reason)
         broken, self._parsing = self._parsing, None
         if broken is not None:
             broken.body.set_exception(ProtocolError(status, reason))
             if broken is self._active:
+                # Its handler decides: if it answers, the connection closes after that answer;
+                # if it gives up without answering, the client gets this error, not a 500.
                 return
             if broken in self._queue:
                 self._queue.remove(broken)
-        self._error = error_response(status, reason)
         if self._active is None and not self._queue:
             self._flush_error()
 
@@ -402,7 +548,34 @@ class HttpConnection(asyncio.Protocol):
         error, self._error = self._error, None
         if error is not None and self.transport is not None and not self.lost:
             self.transport.write(error)
-        self._close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after the response while the client may still be sending (RFC 9112 §9.6).
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy
+        the response before the client reads it. So send FIN after the response, keep
+        reading and discarding for a short while, and close when the client does.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not transport.can_write_eof() or self._linger_handle is not None:
+            transport.close()
+            return
+        self._parser_dead = True
+        transport.write_eof()
+        self._linger_handle = self._loop.call_later(_LINGER_SECONDS, self._close_now)
+        self._read_paused = True  # so _resume() really resumes
+        self._resume()
+
+    def _close_now(self) -> None:
+        handle, self._linger_handle = self._linger_handle, None
+        if handle is not None:
+            handle.cancel()
+        transport = self.transport
+        if transport is not None:
+            transport.close()
 
     def on_timeout(self, now: float) -> None:
         """Called by the server's watchdog: drop slow heads (408) and expired idle connections."""

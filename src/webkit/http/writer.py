@@ -58,22 +58,24 @@ def status_line(version: tuple[int, int], status: int, reason: str | None) -> st
     return f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n"
 
 
-def encode_head(status_text: str, headers: Iterable[tuple[str, str]]) -> bytes:
+def encode_head(status_text: str, headers: Iterable[tuple[str, str]], tail: str = "") -> bytes:
     """Serialize a status line and header fields into the bytes of a response head.
+
+    ``tail`` holds further header lines already formatted by the caller (each ending in
+    CRLF), appended after ``headers``.
 
     Raises:
         ValueError: a header name or value holds CR or LF, which would let a value inject
             headers or a second response (RFC 9110 §5.5).
     """
-    lines = [f"{name}: {value}" for name, value in headers]
-    block = "\r\n".join(lines)
-    expected = len(lines) - 1 if lines else 0
-    if block.count("\n") != expected or block.count("\r") != expected:
-        bad = next((n, v) for n, v in headers if "\r" in n + v or "\n" in n + v)
-        raise ValueError(f"header {bad[0]!r} holds CR or LF in {bad[1]!r}; newlines are not allowed")
-    if lines:
-        return (status_text + block + "\r\n\r\n").encode("utf-8", "surrogateescape")
-    return (status_text + "\r\n").encode("latin-1")
+    lines = [f"{name}: {value}\r\n" for name, value in headers]
+    block = "".join(lines)
+    # One count over the joined block instead of a check per field: every line ends in
+    # exactly one CRLF unless a name or value smuggled in another.
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines):
+        bad = next(line for line in lines if line.count("\n") != 1 or line.count("\r") != 1)
+        raise ValueError(f"header line {bad!r} holds CR or LF; newlines are not allowed")
+    return (status_text + block + tail + "\r\n").encode("utf-8", "surrogateescape")
 
 
 def error_response(status: int, message: str, version: tuple[int, int] = (1, 1)) -> bytes:

@@ -5,7 +5,9 @@ Runs ``async def`` tests in a fresh event loop (debug mode) and provides factori
 - ``webkit_loop``: the loop the test runs in;
 - ``webkit_server``: ``await webkit_server(app, **runner_kwargs)`` → started `TestServer`;
 - ``webkit_raw_server``: ``await webkit_raw_server(handler, **kwargs)`` → `RawTestServer`;
-- ``webkit_client``: ``await webkit_client(app_or_server)`` → started `TestClient`.
+- ``webkit_client``: ``await webkit_client(app_or_server, **kwargs)`` → started `TestClient`;
+  server options (``access_log``, ``max_line_size``, ...) go to the `TestServer`, the other
+  keyword arguments to ``httpx.AsyncClient``.
 
 Everything started is shut down gracefully after the test.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import unittest
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -21,8 +24,36 @@ import pytest
 
 __all__ = ["webkit_client", "webkit_loop", "webkit_raw_server", "webkit_server"]
 
+# ``webkit_client(app, **kwargs)``: these go to the test server (runner); the rest to httpx.
+_SERVER_OPTIONS = frozenset(
+    (
+        "handler_cancellation",
+        "shutdown_timeout",
+        "client_max_size",
+        "access_log",
+        "access_log_class",
+        "access_log_format",
+        "debug",
+        "keepalive_timeout",
+        "head_timeout",
+        "max_line_size",
+        "max_field_size",
+        "max_headers",
+        "max_pipelined",
+        "read_high_water",
+        "read_low_water",
+        "timeout_ceil_threshold",
+        "host",
+        "port",
+        "scheme",
+    )
+)
+
 
 def _is_async_test(item: Any) -> bool:
+    cls = getattr(item, "cls", None)
+    if cls is not None and issubclass(cls, unittest.TestCase):
+        return False  # unittest's IsolatedAsyncioTestCase runs its own loop
     return (
         inspect.iscoroutinefunction(getattr(item, "obj", None))
         and item.get_closest_marker("asyncio") is None
@@ -117,20 +148,7 @@ def webkit_client(
     async def start(target: Any, **kwargs: Any) -> TestClient:
         from webkit.testing.server import BaseTestServer, TestServer
 
-        server_kwargs = {
-            k: kwargs.pop(k)
-            for k in list(kwargs)
-            if k
-            in (
-                "handler_cancellation",
-                "shutdown_timeout",
-                "client_max_size",
-                "keepalive_timeout",
-                "head_timeout",
-                "access_log",
-                "debug",
-            )
-        }
+        server_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _SERVER_OPTIONS}
         if not isinstance(target, BaseTestServer):
             target = TestServer(target, **server_kwargs)
         client = TestClient(target, **kwargs)

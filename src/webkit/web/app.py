@@ -94,6 +94,9 @@ class CleanupContext(FrozenList[CleanupCtx]):
         for factory in self:
             iterator = factory(app)
             if not hasattr(iterator, "__anext__"):
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()  # a coroutine: no "never awaited" warning on top of the error
                 raise TypeError(
                     f"cleanup_ctx entry {factory!r} must be an async generator function "
                     "(async def with one yield)"
@@ -150,7 +153,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._router: UrlDispatcher = router if router is not None else UrlDispatcher()
         self._router._set_app(self)
         self.logger = logger
-        self._middlewares: FrozenList[Middleware] = FrozenList(middlewares)
+        self._user_middlewares: FrozenList[Middleware] = FrozenList(middlewares)
+        # What the request handler chains: the user's list, plus (once frozen, in nested
+        # applications) a first middleware that makes ``request.app`` this application.
+        self._middlewares: Sequence[Middleware] = self._user_middlewares
         self._handler_args = dict(handler_args or {})
         self._client_max_size = client_max_size
         self._debug = debug
@@ -239,7 +245,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     @property
     def middlewares(self) -> FrozenList[Middleware]:
-        return self._middlewares
+        return self._user_middlewares
 
     @property
     def on_response_prepare(self) -> Signal:
@@ -326,9 +332,20 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         return resource
 
     def add_domain(self, domain: str, subapp: Application) -> AbstractResource:
-        """Serve ``subapp`` for requests whose ``Host`` matches ``domain`` (``*`` wildcards)."""
-        if not isinstance(domain, str) or not domain:
-            raise ValueError(f"domain must be a non-empty str, got {domain!r}")
+        """Serve ``subapp`` for requests whose ``Host`` matches ``domain``.
+
+        ``*`` stands for one or more labels (``*.example.com``); the request's port is
+        ignored unless ``domain`` names one.
+
+        Raises:
+            TypeError: ``domain`` is not a str.
+            ValueError: ``domain`` is empty or a URL rather than a host name.
+            RuntimeError: this app has started, or ``subapp`` already has a parent.
+        """
+        if not isinstance(domain, str):
+            raise TypeError(f"domain must be a str, got {domain!r}")
+        if not domain:
+            raise ValueError("domain must not be empty")
         self._adopt(subapp)
         return self._router.add_domain_resource(domain, subapp)
 
@@ -338,7 +355,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         if self._pre_frozen:
             return
         self._pre_frozen = True
-        self._middlewares.freeze()
+        self._user_middlewares.freeze()
         self._router.freeze()
         self._on_response_prepare.freeze()
         self._cleanup_ctx.freeze()
@@ -349,12 +366,14 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         for subapp in self._subapps:
             subapp.pre_freeze()
             self._has_prepare_signal = self._has_prepare_signal or subapp._has_prepare_signal
-        for mw in self._middlewares:
+        for mw in self._user_middlewares:
             if getattr(mw, "__middleware_version__", None) != 1:
                 raise TypeError(
                     f"middleware {mw!r} must be decorated with @web.middleware "
                     "(old-style middleware factories are not supported)"
                 )
+        if self._subapps or self._parent is not None:
+            self._middlewares = (_current_app_middleware(self), *self._user_middlewares)
 
     def freeze(self) -> None:
         if self._frozen:
@@ -400,3 +419,23 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             app = app._parent
         chain.reverse()
         return chain
+
+
+def _current_app_middleware(app: Application) -> Middleware:
+    """Make ``request.app`` (and ``config_dict``) ``app`` while its middlewares run.
+
+    In a nested application each app's middlewares see their own app, as in aiohttp; the
+    handler sees the innermost one.
+    """
+
+    async def set_current_app(request: Request, handler: Handler) -> StreamResponse:
+        info = request.match_info
+        previous = info.current_app
+        info.current_app = app
+        try:
+            return await handler(request)
+        finally:
+            info.current_app = previous
+
+    set_current_app.__middleware_version__ = 1  # type: ignore[attr-defined]
+    return set_current_app

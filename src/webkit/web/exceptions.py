@@ -81,9 +81,12 @@ class HTTPException(Exception):
     Args:
         headers: extra response headers.
         reason: a reason phrase other than the standard one.
-        text: the body as text (``content_type`` defaults to ``text/plain``).
+        text: the body as text, sent as UTF-8 (``content_type`` defaults to ``text/plain``).
         body: the body as bytes.
-        content_type: the body's media type.
+        content_type: the body's media type, without a charset.
+
+    Raises:
+        ValueError: both ``body`` and ``text``, or a charset in ``content_type``.
     """
 
     status_code = -1
@@ -102,6 +105,9 @@ class HTTPException(Exception):
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("pass body or text, not both")
+        if content_type is not None and "charset" in content_type.lower():
+            # As aiohttp (whose exceptions are Responses): text is sent as UTF-8.
+            raise ValueError("charset must not be in content_type argument")
         self._status = self.status_code
         self._reason = reason if reason is not None else reason_phrase(self.status_code)
         self._headers: CIMultiDict[str] = CIMultiDict(headers or ())
@@ -194,7 +200,7 @@ class HTTPPartialContent(HTTPSuccessful):
 
 
 class HTTPMove(HTTPRedirection):
-    """A redirection that carries a ``Location``.
+    """A redirection that carries a ``Location`` (percent-encoded on the wire).
 
     Raises:
         ValueError: ``location`` is empty.
@@ -204,11 +210,13 @@ class HTTPMove(HTTPRedirection):
         if not location:
             raise ValueError("HTTP redirects need a location to redirect to")
         super().__init__(**kwargs)
-        self._location = URL(location)
-        self.headers["Location"] = str(location)
+        self._location = location
+        # A header value is ASCII: ``/café`` is sent as ``/caf%C3%A9`` (RFC 3986 §2.1).
+        self.headers["Location"] = str(URL(location))
 
     @property
-    def location(self) -> URL:
+    def location(self) -> str | URL:
+        """The location as it was given (aiohttp keeps it unchanged too)."""
         return self._location
 
 

@@ -39,6 +39,9 @@ class _Dispatch:
         self._debug = debug
         self._logger = logger
         self.requests_count = 0
+        # True when no on_response_prepare handler can be connected: plain responses are
+        # then sent in one synchronous write.
+        self._plain_send = True
 
     async def _respond(self, request: BaseRequest, response: Any, started: float) -> None:
         exchange = request.exchange
@@ -50,14 +53,19 @@ class _Dispatch:
         try:
             if response._eof_sent:
                 pass
+            elif (
+                type(response) is Response
+                and self._plain_send
+                and response._can_send_now()
+                and not exchange.headers_sent
+            ):
+                response._send_now(request)
             elif response.prepared:
                 await response.write_eof()
             elif exchange.headers_sent:
                 # The handler wrote through another response; this one can no longer be sent.
                 self._logger.error("handler returned %r after sending another response", response)
                 return
-            elif type(response) is Response and response._can_send_now(request):
-                response._send_now(request)
             else:
                 await response.prepare(request)
                 await response.write_eof()
@@ -108,7 +116,7 @@ def http_exception_response(exc: HTTPException) -> Response:
         body=exc.body,
         headers=exc.headers if exc.headers else None,
         content_type=content_type,
-        charset="utf-8" if content_type == "text/plain" else None,
+        charset="utf-8" if content_type is not None and exc._text is not None else None,
     )
     if exc.empty_body:
         response.body = None
@@ -125,14 +133,23 @@ class AppHandler(_Dispatch):
         super().__init__(**kwargs)
         self._app = app
         self._chains: dict[tuple[Any, tuple[Application, ...]], Handler] = {}
+        self._plain_send = False
+        self._frozen_checked = False
 
     async def __call__(self, exchange: Exchange) -> None:
         self.requests_count += 1
         app = self._app
+        if not self._frozen_checked:
+            # Signals are frozen from startup on, so this holds for the server's lifetime.
+            self._frozen_checked = app.frozen
+            self._plain_send = app.frozen and not app._has_prepare_signal
         started = asyncio.get_running_loop().time() if self._access_log is not None else 0.0
         request = Request(exchange, client_max_size=app._client_max_size)
         try:
-            info = await app._router.resolve(request)
+            router = app._router
+            info = router.match_fixed(request)
+            if info is None:
+                info = await router.resolve(request)
             info.add_app(app)
             info.freeze()
             request._match_info = info

@@ -6,7 +6,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from yarl import URL
+
 from webkit.web.exceptions import HTTPMove, HTTPPermanentRedirect
+from webkit.web.urls import requote_path
 
 if TYPE_CHECKING:
     from webkit.web.request import Request
@@ -34,7 +37,11 @@ def normalize_path_middleware(
     """Redirect a path that does not resolve to a variant that does.
 
     Tried in order: merged slashes, an added trailing slash, a removed trailing slash (the
-    last two are exclusive). Only redirects when the variant resolves to a route.
+    last two are exclusive). Only redirects when the variant resolves to a route, and never
+    to a path starting with ``//`` (a browser reads that as another host).
+
+    Raises:
+        ValueError: both ``append_slash`` and ``remove_slash`` are set.
     """
     if append_slash and remove_slash:
         raise ValueError("append_slash and remove_slash cannot both be True")
@@ -61,9 +68,11 @@ def normalize_path_middleware(
             if merge_slashes:
                 candidates.append(re.sub("//+", "/", path[:-1]))
         for candidate in candidates:
-            if candidate == path:
+            # "//host/..." in a Location is another site (an open redirect, CVE-2021-21330).
+            if candidate == path or candidate.startswith("//"):
                 continue
-            clone = request.clone(rel_url=candidate)
+            rel_url = URL.build(path=requote_path(candidate), encoded=True)
+            clone = request.clone(rel_url=rel_url)
             match_info = await request.app.router.resolve(cast("Request", clone))
             if match_info.http_exception is None:
                 target = candidate + ("?" + query if query else "")

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
 from urllib.parse import parse_qsl
@@ -17,6 +16,7 @@ from yarl import URL
 from webkit.http import EMPTY_BODY, BodyStream, Exchange, HttpVersion, ProtocolError
 from webkit.web.exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from webkit.web.mime import parse_content_type
+from webkit.web.response import ETag
 from webkit.web.urls import requote_path
 
 if TYPE_CHECKING:
@@ -205,6 +205,11 @@ class BaseRequest(MutableMapping[str, Any]):
         return self.rel_url.path
 
     @property
+    def path_qs(self) -> str:
+        """The percent-encoded path and query, e.g. ``/app/blog?id=10``."""
+        return str(self.rel_url)
+
+    @property
     def raw_query_string(self) -> str:
         return self._query_string
 
@@ -266,6 +271,10 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The header fields as received (or as `clone` replaced them), as bytes pairs."""
+        cache = self._cache
+        if cache is not None and "raw_headers" in cache:
+            return cache["raw_headers"]  # type: ignore[no-any-return]
         return tuple(self._exchange.raw_headers)
 
     @property
@@ -342,17 +351,16 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def cookies(self) -> Mapping[str, str]:
+        """Cookies of every ``Cookie`` header, read-only; malformed pairs are skipped.
+
+        A name sent twice keeps its last value (as aiohttp does).
+        """
         cache = self._cached()
         cookies = cache.get("cookies")
         if cookies is None:
             parsed: dict[str, str] = {}
             for header in self.headers.getall("Cookie", ()):
-                jar: SimpleCookie = SimpleCookie()
-                try:
-                    jar.load(header)
-                except CookieError:
-                    continue
-                parsed.update((key, morsel.value) for key, morsel in jar.items())
+                parsed.update(parse_cookie_header(header))
             cookies = cache["cookies"] = MappingProxyType(parsed)
         return cookies
 
@@ -388,6 +396,52 @@ class BaseRequest(MutableMapping[str, Any]):
 
         return parse_http_date(self.headers.get("If-Unmodified-Since"))
 
+    @property
+    def if_range(self) -> Any:
+        """The ``If-Range`` header as an aware datetime, or None (absent or an entity tag)."""
+        from webkit.web.conditions import parse_http_date
+
+        return parse_http_date(self.headers.get("If-Range"))
+
+    @property
+    def if_match(self) -> tuple[ETag, ...] | None:
+        """The entity tags of ``If-Match`` (``*`` as ``ETag("*")``), or None when absent."""
+        return _etag_header(self.headers.get("If-Match"))
+
+    @property
+    def if_none_match(self) -> tuple[ETag, ...] | None:
+        """The entity tags of ``If-None-Match`` (``*`` as ``ETag("*")``), or None when absent."""
+        return _etag_header(self.headers.get("If-None-Match"))
+
+    @property
+    def http_range(self) -> slice:
+        """The single byte range of a ``Range: bytes=...`` header as a `slice`.
+
+        ``slice(None, None, 1)`` without the header; a suffix range ``bytes=-N`` gives
+        ``slice(-N, None, 1)``; the end is made exclusive.
+
+        Raises:
+            ValueError: the header is not one ``bytes=start-end`` range, or start > end.
+        """
+        header = self.headers.get("Range")
+        if header is None:
+            return slice(None, None, 1)
+        match = _RANGE.fullmatch(header)
+        if match is None:
+            raise ValueError(f"Range header {header!r} is not a single bytes=start-end range")
+        first, last = match.group(1), match.group(2)
+        if not first and not last:
+            raise ValueError(f"Range header {header!r} has neither start nor end")
+        if not first:
+            return slice(-int(last), None, 1)
+        start = int(first)
+        if not last:
+            return slice(start, None, 1)
+        end = int(last) + 1
+        if start >= end:
+            raise ValueError(f"Range header {header!r} starts after it ends")
+        return slice(start, end, 1)
+
     # -- body ------------------------------------------------------------------------
 
     @property
@@ -410,6 +464,12 @@ class BaseRequest(MutableMapping[str, Any]):
     @property
     def client_max_size(self) -> int:
         return self._client_max_size
+
+    async def release(self) -> None:
+        """Read and discard the rest of the body, so the connection can be reused."""
+        body = self._exchange.body
+        while await body.readany():
+            pass
 
     async def read(self) -> bytes:
         """The whole body, at most ``client_max_size`` bytes.
@@ -503,6 +563,8 @@ class BaseRequest(MutableMapping[str, Any]):
 
     # -- cloning --------------------------------------------------------------------------
 
+    POST_METHODS = _POST_METHODS
+
     def clone(
         self,
         *,
@@ -516,10 +578,12 @@ class BaseRequest(MutableMapping[str, Any]):
     ) -> BaseRequest:
         """A copy with some attributes replaced (what a trusted proxy middleware needs).
 
-        The copy shares the body stream and connection with the original.
+        The copy shares the body stream and connection with the original, and the body
+        if `read` already cached it (aiohttp refuses to clone after a read; webkit shares it).
 
         Raises:
-            RuntimeError: the body was already read partly through `content`.
+            ValueError: ``rel_url`` is absolute.
+            TypeError: ``scheme``, ``host`` or ``remote`` is not a str.
         """
         new = object.__new__(type(self))
         for slot in BaseRequest.__slots__:
@@ -541,7 +605,16 @@ class BaseRequest(MutableMapping[str, Any]):
             new._query_string = url.raw_query_string
             new._cached()["raw_target"] = str(url)
         if headers is not _SENTINEL:
-            new._headers = CIMultiDictProxy(CIMultiDict(headers))  # type: ignore[arg-type]
+            new_headers: CIMultiDictProxy[str] = CIMultiDictProxy(
+                CIMultiDict(headers)  # type: ignore[arg-type]
+            )
+            new._headers = new_headers
+            new._cached()["raw_headers"] = tuple(
+                (name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
+                for name, value in new_headers.items()
+            )
+            # The host came from the old headers: the new ones decide it now.
+            new._host = None
         if scheme is not _SENTINEL:
             if not isinstance(scheme, str):
                 raise TypeError("scheme must be str")
@@ -674,5 +747,54 @@ def _is_json(header: str, expected: str) -> bool:
     )
 
 
-def parse_urlencoded(data: str) -> list[tuple[str, str]]:
-    return parse_qsl(data, keep_blank_values=True)
+def parse_urlencoded(data: str, encoding: str = "utf-8") -> list[tuple[str, str]]:
+    """``a=1&b=%C3%A9`` → ``[("a", "1"), ("b", "é")]``, escapes decoded with ``encoding``."""
+    return parse_qsl(data, keep_blank_values=True, encoding=encoding)
+
+
+# A cookie name is an HTTP token (RFC 6265 §4.1.1, RFC 9110 §5.6.2).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Backslash escapes inside a quoted value, as `http.cookies` writes them (octal for bytes).
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_ETAG = re.compile(r'\s*(?:(W/)?"([^"]*)"|(\*))\s*(?:,|$)')
+
+
+def _unescape_cookie(match: re.Match[str]) -> str:
+    octal = match.group(1)
+    return chr(int(octal, 8)) if octal is not None else match.group(2)
+
+
+def parse_cookie_header(header: str) -> Iterator[tuple[str, str]]:
+    """The ``name=value`` pairs of one ``Cookie`` header (RFC 6265 §5.4).
+
+    Browsers send pairs separated by ``;``. A pair without ``=`` or whose name is not a token
+    is skipped, not the whole header; a quoted value loses its quotes and escapes.
+    """
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or _COOKIE_NAME.fullmatch(name) is None:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = _COOKIE_ESCAPE.sub(_unescape_cookie, value[1:-1])
+        yield name, value
+
+
+def _etag_header(header: str | None) -> tuple[ETag, ...] | None:
+    """The tags of an ``If-Match``/``If-None-Match`` list (RFC 9110 §13.1.1), or None."""
+    if not header:
+        return None
+    tags: list[ETag] = []
+    pos = 0
+    while pos < len(header):
+        match = _ETAG.match(header, pos)
+        if match is None or match.end() == pos:
+            break  # a malformed rest is ignored, as aiohttp does
+        if match.group(3):
+            tags.append(ETag("*"))
+        else:
+            tags.append(ETag(match.group(2), is_weak=bool(match.group(1))))
+        pos = match.end()
+    return tuple(tags)

@@ -44,6 +44,36 @@ class ETag(NamedTuple):
     is_weak: bool = False
 
 
+class _DateLines:
+    """``Date`` and ``Server`` header lines, rebuilt only when the Date value changes."""
+
+    source = ""
+    lines = ""
+
+
+def _date_server_lines() -> str:
+    date = http_date()
+    if date is not _DateLines.source:  # http_date() returns the same object within a second
+        _DateLines.source = date
+        _DateLines.lines = f"Date: {date}\r\nServer: {SERVER_SOFTWARE}\r\n"
+    return _DateLines.lines
+
+
+class _Morsel(Morsel[str]):
+    """A `Morsel` that also writes the ``Partitioned`` flag (CHIPS), unknown before Python 3.14."""
+
+    _reserved = {**Morsel._reserved, "partitioned": "Partitioned"}  # type: ignore[attr-defined]
+    _flags = Morsel._flags | {"partitioned"}  # type: ignore[attr-defined]
+
+
+_EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def _valid_etag_value(value: str) -> bool:
+    """Whether every character is an ``etagc`` (RFC 9110 §8.8.3): no DQUOTE, space or CTL."""
+    return all(char == "!" or "#" <= char <= "~" or char >= "\x80" for char in value)
+
+
 def _status_has_no_body(status: int) -> bool:
     return status < 200 or status in _NO_BODY_STATUSES
 
@@ -75,6 +105,7 @@ class StreamResponse(MutableMapping[str, Any]):
         self._chunked = False
         self._compression = False
         self._compression_force: ContentCoding | None = None
+        self._compression_strategy = zlib.Z_DEFAULT_STRATEGY
         self._compressor: Any = None
         self._keep_alive: bool | None = None
         self._state: dict[str, Any] | None = None
@@ -168,8 +199,8 @@ class StreamResponse(MutableMapping[str, Any]):
     def chunked(self) -> bool:
         return self._chunked
 
-    def enable_chunked_encoding(self) -> None:
-        """Send the body with chunked transfer coding.
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Send the body with chunked transfer coding (``chunk_size`` is ignored, as in aiohttp).
 
         Raises:
             RuntimeError: a Content-Length is already set.
@@ -182,12 +213,27 @@ class StreamResponse(MutableMapping[str, Any]):
     def compression(self) -> bool:
         return self._compression
 
-    def enable_compression(self, force: ContentCoding | bool | None = None) -> None:
-        """Compress the body with the best coding the client accepts (or ``force`` one)."""
+    def enable_compression(
+        self, force: ContentCoding | bool | None = None, strategy: int | None = None
+    ) -> None:
+        """Compress the body with a coding the client accepts, or with ``force``.
+
+        Negotiation follows ``Accept-Encoding`` (RFC 9110 §12.5.3, ``q=0`` refuses a coding);
+        deflate is preferred over gzip at equal weight, as in aiohttp. ``strategy`` is a
+        ``zlib`` strategy constant (``zlib.Z_DEFAULT_STRATEGY`` when None).
+
+        Raises:
+            TypeError: ``force`` is not a `ContentCoding`, bool or None.
+        """
         if isinstance(force, bool):
             force = ContentCoding.deflate if force else ContentCoding.identity
+        elif force is not None and not isinstance(force, ContentCoding):
+            raise TypeError(
+                f"force must be a ContentCoding, bool or None, not {type(force).__name__}"
+            )
         self._compression = True
         self._compression_force = force
+        self._compression_strategy = zlib.Z_DEFAULT_STRATEGY if strategy is None else strategy
 
     # -- headers ------------------------------------------------------------------------
 
@@ -214,17 +260,25 @@ class StreamResponse(MutableMapping[str, Any]):
         httponly: bool | None = None,
         version: str | None = None,
         samesite: str | None = None,
+        partitioned: bool | None = None,
     ) -> None:
-        """Add a ``Set-Cookie`` (RFC 6265)."""
+        """Add or update the ``Set-Cookie`` for ``name`` (RFC 6265 §4.1).
+
+        Attributes left as None keep their previous value when the cookie was already set.
+
+        Raises:
+            http.cookies.CookieError: ``name`` is not a valid cookie name.
+        """
         cookies = self.cookies
         old = cookies.get(name)
-        if old is not None and old.coded_value == "":
-            cookies.pop(name, None)
+        if old is None or old.value == "":
+            # A new cookie, or one that `del_cookie` expired: start from fresh attributes.
+            dict.__setitem__(cookies, name, _Morsel())
         cookies[name] = value
         morsel: Morsel[str] = cookies[name]
         if expires is not None:
             morsel["expires"] = expires
-        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
+        elif morsel.get("expires") == _EXPIRED:
             del morsel["expires"]
         if domain is not None:
             morsel["domain"] = domain
@@ -241,17 +295,35 @@ class StreamResponse(MutableMapping[str, Any]):
             morsel["version"] = version
         if samesite is not None:
             morsel["samesite"] = samesite
+        if partitioned is not None:
+            morsel["partitioned"] = partitioned
 
-    def del_cookie(self, name: str, *, domain: str | None = None, path: str = "/") -> None:
-        """Ask the client to delete cookie ``name`` (an expired, empty cookie)."""
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Ask the client to delete cookie ``name``: an empty value that expired in 1970.
+
+        ``domain`` and ``path`` must match the cookie's for the client to drop it; browsers
+        refuse a ``SameSite=None`` cookie without ``secure``.
+        """
         self.cookies.pop(name, None)
         self.set_cookie(
             name,
             "",
             max_age=0,
-            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            expires=_EXPIRED,
             domain=domain,
             path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
         )
 
     @property
@@ -322,16 +394,27 @@ class StreamResponse(MutableMapping[str, Any]):
 
     @etag.setter
     def etag(self, value: ETag | str | None) -> None:
+        """Set the ``ETag`` header from a value (quoted here) or an `ETag`; None removes it.
+
+        Raises:
+            ValueError: the value holds a character an entity tag cannot (``"``, space,
+                control characters), or is neither str, `ETag` nor None.
+        """
         if value is None:
             self._headers.pop("ETag", None)
             return
         if isinstance(value, str):
             value = ETag(value)
+        elif not isinstance(value, ETag):
+            raise ValueError(f"etag must be a str, an ETag or None, not {type(value).__name__}")
         if value.value == "*" and not value.is_weak:
             self._headers["ETag"] = "*"
             return
-        if '"' in value.value or not value.value.isprintable():
-            raise ValueError(f"invalid ETag value {value.value!r}")
+        if not isinstance(value.value, str) or not _valid_etag_value(value.value):
+            raise ValueError(
+                f"invalid ETag value {value.value!r}: quotes, spaces and control characters "
+                "are not allowed (RFC 9110 §8.8.3)"
+            )
         self._headers["ETag"] = ('W/"%s"' if value.is_weak else '"%s"') % value.value
 
     # -- sending ---------------------------------------------------------------------
@@ -353,11 +436,7 @@ class StreamResponse(MutableMapping[str, Any]):
                 if self._compression_force is ContentCoding.identity
                 else self._compression_force
             )
-        accept = request.headers.get("Accept-Encoding", "").lower()
-        for coding in (ContentCoding.deflate, ContentCoding.gzip):
-            if coding.value in accept:
-                return coding
-        return None
+        return _negotiate(request.headers.get("Accept-Encoding", ""))
 
     def _base_headers(self, request: BaseRequest, exchange: Exchange) -> CIMultiDict[str]:
         headers = self._headers
@@ -417,7 +496,7 @@ class StreamResponse(MutableMapping[str, Any]):
 
     def _start_compression(self, coding: ContentCoding) -> None:
         wbits = 16 + zlib.MAX_WBITS if coding is ContentCoding.gzip else zlib.MAX_WBITS
-        self._compressor = zlib.compressobj(wbits=wbits)
+        self._compressor = zlib.compressobj(wbits=wbits, strategy=self._compression_strategy)
         self._headers["Content-Encoding"] = coding.value
         self._headers.add("Vary", "Accept-Encoding")
         self._headers.pop("Content-Length", None)
@@ -479,7 +558,7 @@ class Response(StreamResponse):
     def __init__(
         self,
         *,
-        body: bytes | bytearray | memoryview | None = None,
+        body: bytes | bytearray | memoryview | str | None = None,
         status: int = 200,
         reason: str | None = None,
         text: str | None = None,
@@ -497,6 +576,14 @@ class Response(StreamResponse):
             raise ValueError(
                 "passing both Content-Type header and content_type or charset params is forbidden"
             )
+        if content_type is not None and "charset" in content_type.lower():
+            raise ValueError("charset must not be in content_type argument; pass charset=")
+        if isinstance(body, str):
+            # aiohttp takes a str body too: text in the given charset, else UTF-8, under the
+            # given media type (no charset added to it), else text/plain; charset=utf-8.
+            if not has_ctype and content_type is None:
+                content_type, charset = "text/plain", charset or "utf-8"
+            body = body.encode(charset or (self.charset if has_ctype else None) or "utf-8")
         if text is not None:
             if not isinstance(text, str):
                 raise TypeError(f"text argument must be str, got {type(text).__name__}")
@@ -508,9 +595,9 @@ class Response(StreamResponse):
                 charset = self.charset or "utf-8"
             self._body: bytes | None = text.encode(charset)
         else:
-            if not has_ctype and (content_type is not None or charset is not None):
-                ctype = content_type or "application/octet-stream"
-                self._headers["Content-Type"] = ctype + (f"; charset={charset}" if charset else "")
+            if not has_ctype and content_type is not None:
+                charset_param = f"; charset={charset}" if charset else ""
+                self._headers["Content-Type"] = content_type + charset_param
             self.body = body
         self._zlib_executor_size = zlib_executor_size
         self._zlib_executor = zlib_executor
@@ -520,13 +607,22 @@ class Response(StreamResponse):
         return self._body
 
     @body.setter
-    def body(self, value: bytes | bytearray | memoryview | None) -> None:
+    def body(self, value: bytes | bytearray | memoryview | str | None) -> None:
+        """Replace the body; a str is encoded with the response's charset (UTF-8 if none).
+
+        Raises:
+            TypeError: the value is not bytes-like, str or None.
+        """
         if value is None:
             self._body = None
         elif isinstance(value, (bytes, bytearray, memoryview)):
             self._body = bytes(value)
+        elif isinstance(value, str):
+            if "Content-Type" not in self._headers:
+                self._headers["Content-Type"] = "text/plain; charset=utf-8"
+            self._body = value.encode(self.charset or "utf-8")
         else:
-            raise TypeError(f"body must be bytes-like or None, got {type(value).__name__}")
+            raise TypeError(f"body must be bytes-like, str or None, got {type(value).__name__}")
 
     @property
     def text(self) -> str | None:
@@ -554,17 +650,51 @@ class Response(StreamResponse):
     def content_length(self, value: int | None) -> None:
         raise RuntimeError("Content-Length is computed from the body of a Response")
 
-    def _can_send_now(self, request: BaseRequest) -> bool:
-        return (
-            not self._compression
-            and not self._chunked
-            and not getattr(request, "_has_prepare_hook", False)
-        )
+    def _can_send_now(self) -> bool:
+        """Whether `_send_now` may be used (the caller knows no prepare signal is connected)."""
+        return not self._compression and not self._chunked
 
     def _send_now(self, request: BaseRequest) -> None:
-        """Send head and body in one write: the path every plain ``Response`` takes."""
+        """Send head and body in one write: the path every plain ``Response`` takes.
+
+        The common case (no cookies, no framing headers set by the handler, a status with a
+        body) formats the head straight from the handler's headers plus the computed ones,
+        without copying them into the header multidict first.
+        """
         self._req = request
         exchange = request.exchange
+        self._close_if_body_unread(exchange)
+        headers = self._headers
+        status = self._status
+        if (
+            self._cookies
+            or _status_has_no_body(status)
+            or exchange.version != (1, 1)
+            or "Content-Length" in headers
+            or "Date" in headers
+            or "Server" in headers
+            or "Connection" in headers
+        ):
+            self._send_general(request, exchange)
+            return
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = self._keep_alive = exchange.keep_alive and not exchange.server_closing
+        body = self._body or b""
+        if body and "Content-Type" not in headers:
+            headers["Content-Type"] = "application/octet-stream"
+        tail = f"Content-Length: {len(body)}\r\n{_date_server_lines()}"
+        if not keep_alive:
+            exchange.keep_alive = False
+            tail += "Connection: close\r\n"
+        head = encode_head(
+            status_line(exchange.version, status, self._reason), headers.items(), tail
+        )
+        self._body_length = len(body)
+        self._eof_sent = True
+        exchange.send(head, body)
+
+    def _send_general(self, request: BaseRequest, exchange: Exchange) -> None:
         headers = self._base_headers(request, exchange)
         self._finish_headers(headers)
         body = self._body or b""
@@ -589,7 +719,18 @@ class Response(StreamResponse):
         if "Content-Type" not in headers and self._body:
             headers["Content-Type"] = "application/octet-stream"
 
+    def _close_if_body_unread(self, exchange: Exchange) -> None:
+        """Announce the close when the request body has not all arrived.
+
+        A whole `Response` is sent once the handler is done with the request; if part of the
+        body is still on its way, the server closes the connection rather than read it, and
+        says so in the head (RFC 9112 §9.6).
+        """
+        if self._keep_alive is None and not exchange.body.is_eof():
+            self._keep_alive = False
+
     async def _start(self, request: BaseRequest) -> None:
+        self._close_if_body_unread(request.exchange)
         coding = self._negotiate_coding(request)
         if coding is not None and self._body and not _status_has_no_body(self._status):
             await self._compress_body(coding)
@@ -602,8 +743,10 @@ class Response(StreamResponse):
         body = self._body or b""
         wbits = 16 + zlib.MAX_WBITS if coding is ContentCoding.gzip else zlib.MAX_WBITS
 
+        strategy = self._compression_strategy
+
         def compress() -> bytes:
-            compressor = zlib.compressobj(wbits=wbits)
+            compressor = zlib.compressobj(wbits=wbits, strategy=strategy)
             return compressor.compress(body) + compressor.flush()
 
         limit = self._zlib_executor_size
@@ -631,6 +774,38 @@ class Response(StreamResponse):
             exchange.write(body)
         exchange.write_eof(data)
         self._eof_sent = True
+
+
+def _negotiate(accept: str) -> ContentCoding | None:
+    """The coding to use for an ``Accept-Encoding`` value (RFC 9110 §12.5.3), or None.
+
+    The coding of highest weight among deflate and gzip wins, deflate on a tie (aiohttp's
+    order); ``*`` stands for codings not listed; ``q=0`` means "not acceptable".
+    """
+    if not accept:
+        return None
+    weights: dict[str, float] = {}
+    for item in accept.lower().split(","):
+        name, _, params = item.partition(";")
+        name = name.strip()
+        if not name:
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        weights[name] = weight
+    best: ContentCoding | None = None
+    best_weight = 0.0
+    for coding in (ContentCoding.deflate, ContentCoding.gzip):
+        weight = weights.get(coding.value, weights.get("*", 0.0))
+        if weight > best_weight:
+            best, best_weight = coding, weight
+    return best
 
 
 def json_response(

@@ -133,8 +133,10 @@ async def _run_app(
         shutdown_timeout=shutdown_timeout,
         handler_cancellation=handler_cancellation,
     )
-    await runner.setup()
     try:
+        # Inside the try: when a startup step fails, the cleanup contexts that did start
+        # are still cleaned up (cleanup runs iff its startup part finished).
+        await runner.setup()
         sites: list[BaseSite] = []
         if host is not None:
             hosts = [host] if isinstance(host, str) else list(host)

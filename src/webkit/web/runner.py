@@ -219,11 +219,13 @@ class BaseRunner:
         for site in list(self._sites):
             await site.stop()
         server = self._server
-        # 2. Close idle keep-alive connections; busy ones close after their response.
         if server is not None:
+            # Steps 2-5 only when setup succeeded: a server that never ran has nothing to
+            # shut down (on_cleanup, and so the started cleanup contexts, still run).
+            # 2. Close idle keep-alive connections; busy ones close after their response.
             server.pre_shutdown()
-        # 3. on_shutdown (close WebSockets and other long-lived connections here).
-        await self.shutdown()
+            # 3. on_shutdown (close WebSockets and other long-lived connections here).
+            await self.shutdown()
         if server is not None and server._http is not None:
             http = server._http
             if wait_for_tasks:

@@ -68,7 +68,9 @@ class StaticHandler:
         path = await loop.run_in_executor(None, self._locate, filename)
         if path.is_dir():
             if self._resource.show_index:
-                return await loop.run_in_executor(None, self._index, path, request.path)
+                # The encoded path: links stay valid for non-ASCII prefixes and directories.
+                raw_path = request.rel_url.raw_path
+                return await loop.run_in_executor(None, self._index, path, raw_path)
             raise HTTPForbidden()
         return FileResponse(path, chunk_size=self._resource.chunk_size)
 

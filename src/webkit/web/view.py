@@ -19,6 +19,8 @@ _METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace",
 class View(AbstractView):
     """Dispatches to the method named after the request's HTTP method (``async def get``).
 
+    HEAD is answered by ``get`` when the class has no ``head`` method.
+
     Raises:
         HTTPMethodNotAllowed: the class has no method for the request's verb.
     """
@@ -30,6 +32,8 @@ class View(AbstractView):
             handler = getattr(self, "get", None)
         if handler is None:
             allowed = {m.upper() for m in _METHODS if hasattr(self, m)}
+            if "GET" in allowed:
+                allowed.add("HEAD")  # answered by get (RFC 9110 §9.3.2)
             raise HTTPMethodNotAllowed(self.request.method, allowed)
         return await handler()  # type: ignore[no-any-return]
 

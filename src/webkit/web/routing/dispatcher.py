@@ -73,6 +73,15 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
     # -- resolution -------------------------------------------------------------------
 
+    def match_fixed(self, request: Request) -> UrlMappingMatchInfo | None:
+        """The match for a fixed path no earlier route shadows, without awaiting; else None."""
+        fast = self._fast.get(request._match_path)
+        if fast is not None:
+            route = fast._route_for(request.method)
+            if route is not None:
+                return UrlMappingMatchInfo({}, route)
+        return None
+
     async def resolve(self, request: Request) -> UrlMappingMatchInfo:
         """The match info for ``request``: a route, or a `MatchInfoError` (404/405)."""
         path = request._match_path
@@ -126,8 +135,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         if name is not None:
             if not is_route_name(name):
                 raise ValueError(
-                    f"incorrect route name {name!r}: use letters, digits, '_' and "
-                    "separators '.', ':' or '-', not starting with a digit"
+                    f"incorrect route name {name!r}: use Python identifiers (not keywords) "
+                    "joined by '.', ':' or '-'"
                 )
             if name in self._named:
                 raise ValueError(

@@ -16,6 +16,10 @@ from webkit.web.routing.resources import (
     encode_path,
 )
 
+# Imported here, before webkit.web binds its ``static`` function: the first import of the
+# webkit.web.static module sets the package attribute ``static`` to the module.
+from webkit.web.static import StaticHandler
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -80,8 +84,6 @@ class StaticResource(PrefixResource):
         self._show_index = show_index
         self._follow_symlinks = follow_symlinks
         self._append_version = append_version
-        from webkit.web.static import StaticHandler
-
         self._static = StaticHandler(self)
         for method in ("GET", "HEAD"):
             self.add_route(method, self._static.handle, expect_handler=expect_handler)
@@ -105,6 +107,8 @@ class StaticResource(PrefixResource):
     def _match(self, path: str) -> dict[str, str] | None:
         if path.startswith(self._prefix2):
             return {"filename": path[len(self._prefix2) :]}
+        if path == self._prefix:
+            return {"filename": ""}  # the root directory itself: 403 or its index
         return None
 
     def _allowed_methods(self) -> set[str]:
@@ -164,7 +168,11 @@ class PrefixedSubAppResource(PrefixResource):
             methods = getattr(match_info.http_exception, "allowed_methods", set())
         return match_info, methods
 
-    def _match(self, path: str) -> dict[str, str] | None:  # pragma: no cover - resolve overrides
+    def _match(self, path: str) -> dict[str, str] | None:
+        # Only the router's shadowing check calls this (resolve is overridden): a fixed path
+        # under the prefix, registered later, must not bypass the sub-application.
+        if path == self._prefix or path.startswith(self._prefix2):
+            return {}
         return None
 
     def __len__(self) -> int:
@@ -185,7 +193,8 @@ class DomainResource(AbstractResource):
         self._domain = domain.lower()
         self._app = app
         if "*" in domain:
-            pattern = re.escape(self._domain).replace(r"\*", r"[^.:]+")
+            # ``*`` stands for one or more labels: ``*.example.com`` matches a.b.example.com.
+            pattern = re.escape(self._domain).replace(r"\*", r"[^.:/\s]+(?:\.[^.:/\s]+)*")
             self._host_re: re.Pattern[str] | None = re.compile(pattern + r"(?::\d+)?")
         else:
             self._host_re = None
@@ -221,11 +230,13 @@ class DomainResource(AbstractResource):
     async def resolve(self, request: Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
         if not self._host_matches(request.host):
             return None, set()
+        # The host chose this application: its 404/405 is the answer (as aiohttp).
         match_info = await self._app.router.resolve(request)
         match_info.add_app(self._app)
+        methods: set[str] = set()
         if match_info.http_exception is not None:
-            return None, getattr(match_info.http_exception, "allowed_methods", set())
-        return match_info, set()
+            methods = getattr(match_info.http_exception, "allowed_methods", set())
+        return match_info, methods
 
     def __len__(self) -> int:
         return len(self._app.router.routes())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import keyword
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sized
@@ -13,6 +14,10 @@ from yarl import URL
 
 from webkit.abc import AbstractMatchInfo
 from webkit.web.exceptions import HTTPException, HTTPExpectationFailed
+
+# Imported here, before webkit.web binds its ``view`` function: the first import of the
+# webkit.web.view module sets the package attribute ``view`` to the module.
+from webkit.web.view import AbstractView
 
 if TYPE_CHECKING:
     from webkit.web.app import Application
@@ -34,7 +39,7 @@ Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 ExpectHandler = Callable[["Request"], Awaitable["StreamResponse | None"]]
 
 _HTTP_METHOD = re.compile(r"^[0-9A-Za-z!#$%&'*+\-.^_`|~]+$")
-_ROUTE_NAME = re.compile(r"^[A-Za-z_][\w]*(?:[.:-][\w]+)*$")
+_NAME_SPLIT = re.compile(r"[.:-]")
 _DYN = re.compile(r"\{(?P<var>[_a-zA-Z][_a-zA-Z0-9]*)\}")
 _DYN_WITH_RE = re.compile(r"\{(?P<var>[_a-zA-Z][_a-zA-Z0-9]*):(?P<re>.+)\}")
 _GOOD = r"[^{}/]+"
@@ -146,8 +151,6 @@ class AbstractRoute(abc.ABC):
 
 
 def _check_handler(handler: Any) -> Handler:
-    from webkit.web.view import AbstractView
-
     if isinstance(handler, type) and issubclass(handler, AbstractView):
         return handler
     if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
@@ -354,19 +357,15 @@ class Resource(AbstractResource):
         return route
 
     def _route_for(self, method: str) -> ResourceRoute | None:
+        # HEAD is answered by GET handlers only through the HEAD route ``add_get`` adds
+        # (RFC 9110 §9.3.2); ``allow_head=False`` or ``add_route("GET", ...)`` leave it 405.
         route = self._by_method.get(method)
         if route is None:
             route = self._any_route
-            if route is None and method == "HEAD":
-                # RFC 9110 §9.3.2: HEAD is answered like GET, without the body.
-                route = self._by_method.get("GET")
         return route
 
     def _allowed_methods(self) -> set[str]:
-        allowed = set(self._allowed)
-        if "GET" in allowed:
-            allowed.add("HEAD")
-        return allowed
+        return set(self._allowed)
 
     @abc.abstractmethod
     def _match(self, path: str) -> dict[str, str] | None:
@@ -496,4 +495,7 @@ class DynamicResource(Resource):
 
 
 def is_route_name(name: str) -> bool:
-    return bool(_ROUTE_NAME.match(name))
+    """Whether ``name`` is identifiers joined by ``.``, ``:`` or ``-`` (no Python keywords)."""
+    return all(
+        part.isidentifier() and not keyword.iskeyword(part) for part in _NAME_SPLIT.split(name)
+    )
