@@ -89,8 +89,8 @@ async def test_head_uses_get_unless_defined(webkit_client) -> None:
 
 
 def test_web_view_is_the_route_def_function(tmp_path) -> None:
-    # The modules webkit.web.view and webkit.web.static must not shadow the functions,
-    # even once a static resource (which uses webkit.web.static) exists.
+    # Module names must never shadow the functions web.view and web.static, even once a
+    # static resource (which imports the static-files module) exists.
     web.UrlDispatcher().add_static("/s", tmp_path)
     definition = web.view("/v", PostOnly)
     assert isinstance(definition, web.RouteDef)

@@ -149,7 +149,7 @@ from webkit.web.runner import (
     TCPSite,
     UnixSite,
 )
-from webkit.web.view import (
+from webkit.web.views import (
     View,
 )
 

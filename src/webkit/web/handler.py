@@ -135,6 +135,8 @@ class AppHandler(_Dispatch):
         self._chains: dict[tuple[Any, tuple[Application, ...]], Handler] = {}
         self._plain_send = False
         self._frozen_checked = False
+        # True when the root app has no middlewares: its handlers are called directly.
+        self._bare = False
 
     async def __call__(self, exchange: Exchange) -> None:
         self.requests_count += 1
@@ -143,27 +145,47 @@ class AppHandler(_Dispatch):
             # Signals are frozen from startup on, so this holds for the server's lifetime.
             self._frozen_checked = app.frozen
             self._plain_send = app.frozen and not app._has_prepare_signal
+            self._bare = app.frozen and not app._middlewares
         started = asyncio.get_running_loop().time() if self._access_log is not None else 0.0
         request = Request(exchange, client_max_size=app._client_max_size)
         try:
             router = app._router
-            info = router.match_fixed(request)
+            info = router.match_fixed(request, app)
             if info is None:
                 info = await router.resolve(request)
-            info.add_app(app)
-            info.freeze()
+                info.add_app(app)
+                info.freeze()
             request._match_info = info
             response: Any = None
             if exchange.expect is not None:
                 response = await self._expect(request, info)
             if response is None:
-                response = await self._chain(info)(request)
+                if self._bare and len(info._apps) == 1:
+                    response = await info._route._handler(request)
+                else:
+                    response = await self._chain(info)(request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             response = self._error_response(request, exc)
             if response is None:
                 return
+        if (
+            type(response) is Response
+            and self._plain_send
+            and not response._compression
+            and not response._chunked
+            and not exchange.headers_sent
+        ):
+            # The common case, sent without another coroutine: one synchronous write.
+            try:
+                response._send_now(request)
+            except ConnectionResetError:
+                return
+            access_log = self._access_log
+            if access_log is not None and access_log.enabled:
+                access_log.log(request, response, asyncio.get_running_loop().time() - started)
+            return
         await self._respond(request, response, started)
 
     async def _expect(self, request: Request, info: UrlMappingMatchInfo) -> StreamResponse | None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ContentCoding", "ETag", "Response", "StreamResponse", "json_response"]
 
 _NO_BODY_STATUSES = frozenset((204, 304))
+_CONTENT_TYPE = "Content-Type"
 _SENTINEL: Any = object()
 
 
@@ -97,7 +98,15 @@ class StreamResponse(MutableMapping[str, Any]):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
-        self.set_status(status, reason)
+        self._init_state(status, reason)
+
+    def _init_state(self, status: int, reason: str | None) -> None:
+        if type(status) is int and 100 <= status <= 999 and reason is None:
+            self._status = status
+            self._reason = None
+        else:
+            self._exchange = None
+            self.set_status(status, reason)
         self._cookies: SimpleCookie | None = None
         self._req: BaseRequest | None = None
         self._exchange: Exchange | None = None
@@ -568,6 +577,21 @@ class Response(StreamResponse):
         zlib_executor_size: int | None = None,
         zlib_executor: Executor | None = None,
     ) -> None:
+        self._zlib_executor_size = zlib_executor_size
+        self._zlib_executor = zlib_executor
+        if (
+            headers is None
+            and body is None
+            and charset is None
+            and type(text) is str
+            and (content_type is None or "charset" not in content_type.lower())
+        ):
+            # The common Response(text=...) and json_response(...): straight to the fields.
+            ctype = "text/plain" if content_type is None else content_type
+            self._headers = CIMultiDict(((_CONTENT_TYPE, ctype + "; charset=utf-8"),))
+            self._init_state(status, reason)
+            self._body = text.encode()
+            return
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         super().__init__(status=status, reason=reason, headers=headers)
@@ -599,8 +623,6 @@ class Response(StreamResponse):
                 charset_param = f"; charset={charset}" if charset else ""
                 self._headers["Content-Type"] = content_type + charset_param
             self.body = body
-        self._zlib_executor_size = zlib_executor_size
-        self._zlib_executor = zlib_executor
 
     @property
     def body(self) -> bytes | None:
@@ -666,23 +688,27 @@ class Response(StreamResponse):
         self._close_if_body_unread(exchange)
         headers = self._headers
         status = self._status
-        if (
-            self._cookies
-            or _status_has_no_body(status)
-            or exchange.version != (1, 1)
-            or "Content-Length" in headers
-            or "Date" in headers
-            or "Server" in headers
-            or "Connection" in headers
-        ):
+        if len(headers) == 1 and _CONTENT_TYPE in headers:
+            # Only the Content-Type the constructor set: nothing else can conflict.
+            plain = not self._cookies and status not in _NO_BODY_STATUSES and status >= 200
+        else:
+            plain = not (
+                self._cookies
+                or _status_has_no_body(status)
+                or "Content-Length" in headers
+                or "Date" in headers
+                or "Server" in headers
+                or "Connection" in headers
+            )
+        if not plain or exchange.version != (1, 1):
             self._send_general(request, exchange)
             return
         keep_alive = self._keep_alive
         if keep_alive is None:
             keep_alive = self._keep_alive = exchange.keep_alive and not exchange.server_closing
         body = self._body or b""
-        if body and "Content-Type" not in headers:
-            headers["Content-Type"] = "application/octet-stream"
+        if body and _CONTENT_TYPE not in headers:
+            headers[_CONTENT_TYPE] = "application/octet-stream"
         tail = f"Content-Length: {len(body)}\r\n{_date_server_lines()}"
         if not keep_alive:
             exchange.keep_alive = False

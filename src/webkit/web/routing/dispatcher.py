@@ -73,13 +73,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
     # -- resolution -------------------------------------------------------------------
 
-    def match_fixed(self, request: Request) -> UrlMappingMatchInfo | None:
-        """The match for a fixed path no earlier route shadows, without awaiting; else None."""
+    def match_fixed(self, request: Request, app: Application) -> UrlMappingMatchInfo | None:
+        """The frozen match for a fixed path no earlier route shadows, for the root ``app``,
+        found without awaiting; None when the full `resolve` is needed."""
         fast = self._fast.get(request._match_path)
         if fast is not None:
             route = fast._route_for(request.method)
             if route is not None:
-                return UrlMappingMatchInfo({}, route)
+                return UrlMappingMatchInfo._resolved({}, route, app)
         return None
 
     async def resolve(self, request: Request) -> UrlMappingMatchInfo:

@@ -15,10 +15,7 @@ from webkit.web.routing.resources import (
     UrlMappingMatchInfo,
     encode_path,
 )
-
-# Imported here, before webkit.web binds its ``static`` function: the first import of the
-# webkit.web.static module sets the package attribute ``static`` to the module.
-from webkit.web.static import StaticHandler
+from webkit.web.static_files import StaticHandler
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,10 +14,7 @@ from yarl import URL
 
 from webkit.abc import AbstractMatchInfo
 from webkit.web.exceptions import HTTPException, HTTPExpectationFailed
-
-# Imported here, before webkit.web binds its ``view`` function: the first import of the
-# webkit.web.view module sets the package attribute ``view`` to the module.
-from webkit.web.view import AbstractView
+from webkit.web.views import AbstractView
 
 if TYPE_CHECKING:
     from webkit.web.app import Application
@@ -253,6 +250,17 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
         self._apps: list[Application] = []
         self._current_app: Application | None = None
         self._frozen = False
+
+    @classmethod
+    def _resolved(
+        cls, match_dict: dict[str, str], route: AbstractRoute, app: Application
+    ) -> UrlMappingMatchInfo:
+        """A frozen match of the root ``app`` (the router's fast path builds these)."""
+        info = cls(match_dict, route)
+        info._apps = [app]
+        info._current_app = app
+        info._frozen = True
+        return info
 
     @property
     def handler(self) -> Handler:
