@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import html
 import time
-from pathlib import Path
-
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from webkit import web
 
@@ -42,7 +41,9 @@ async def index(request: web.Request) -> web.Response:
     counts = request.app[visits]
     counts["/"] = counts.get("/", 0) + 1
     uptime = time.monotonic() - request.app[started_at]
-    return web.Response(text=PAGE.format(count=counts["/"], uptime=uptime), content_type="text/html")
+    return web.Response(
+        text=PAGE.format(count=counts["/"], uptime=uptime), content_type="text/html"
+    )
 
 
 @routes.get("/hello/{name}", name="hello")

@@ -101,15 +101,14 @@ class StreamResponse(MutableMapping[str, Any]):
         self._init_state(status, reason)
 
     def _init_state(self, status: int, reason: str | None) -> None:
+        self._exchange: Exchange | None = None
         if type(status) is int and 100 <= status <= 999 and reason is None:
             self._status = status
-            self._reason = None
+            self._reason: str | None = None
         else:
-            self._exchange = None
             self.set_status(status, reason)
         self._cookies: SimpleCookie | None = None
         self._req: BaseRequest | None = None
-        self._exchange: Exchange | None = None
         self._eof_sent = False
         self._chunked = False
         self._compression = False
@@ -590,7 +589,7 @@ class Response(StreamResponse):
             ctype = "text/plain" if content_type is None else content_type
             self._headers = CIMultiDict(((_CONTENT_TYPE, ctype + "; charset=utf-8"),))
             self._init_state(status, reason)
-            self._body = text.encode()
+            self._body: bytes | None = text.encode()
             return
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
@@ -617,7 +616,7 @@ class Response(StreamResponse):
                 self._headers["Content-Type"] = f"{content_type}; charset={charset}"
             else:
                 charset = self.charset or "utf-8"
-            self._body: bytes | None = text.encode(charset)
+            self._body = text.encode(charset)
         else:
             if not has_ctype and content_type is not None:
                 charset_param = f"; charset={charset}" if charset else ""
