@@ -743,3 +743,24 @@ async def test_chunked_body_over_the_limit(webkit_client) -> None:
     )
     assert status_of(ok) == 200
     assert body_of(ok) == b"abcdefghij"
+
+
+async def test_absolute_form_target_gives_path_and_host(webkit_client) -> None:
+    import asyncio
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"path": request.path, "host": request.host})
+
+    app = web.Application()
+    app.router.add_get("/where", handler)
+    client = await webkit_client(app)
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"GET http://example.com:81/where HTTP/1.1\r\nHost: example.com:81\r\n\r\n")
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if line)
+    length = int(fields[b"Content-Length"])
+    body = await reader.readexactly(length)
+    writer.close()
+    assert body == b'{"path": "/where", "host": "example.com:81"}'

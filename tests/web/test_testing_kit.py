@@ -211,3 +211,53 @@ class TestAioHTTPTestCase(AioHTTPTestCase):
         assert resp.text == "hello world"
         assert isinstance(self.server, TestServer)
         assert self.app is self.server.app
+
+
+async def test_ws_connect_speaks_to_a_real_websocket_endpoint(webkit_raw_server) -> None:
+    # Until webkit.web has WebSocketResponse, drive the helper against a raw handler that
+    # performs the RFC 6455 handshake with websockets' Sans-I/O server and echoes one frame.
+    from websockets.server import ServerProtocol
+
+    from webkit.testing import TestClient
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        exchange = request.exchange
+        protocol = ServerProtocol()
+        head = b"".join(b"%s: %s\r\n" % (name, value) for name, value in exchange.raw_headers)
+        protocol.receive_data(b"GET %s HTTP/1.1\r\n%s\r\n" % (exchange.target.encode(), head))
+        handshake = protocol.events_received()[0]
+        protocol.send_response(protocol.accept(handshake))
+        exchange.write_head(b"".join(protocol.data_to_send()), chunked=False)
+        transport, tail = exchange.detach()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        class Echo(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                protocol.receive_data(data)
+                for event in protocol.events_received():
+                    if getattr(event, "data", None) is not None and event.opcode.name == "TEXT":
+                        protocol.send_text(event.data)
+                        protocol.send_close(1000)
+                for chunk in protocol.data_to_send():
+                    if chunk:
+                        transport.write(chunk)
+                    else:
+                        transport.close()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if not done.done():
+                    done.set_result(None)
+
+        transport.set_protocol(Echo())
+        if tail:
+            transport.get_protocol().data_received(tail)
+        await done
+        return web.Response()
+
+    server = await webkit_raw_server(handler)
+    client = TestClient(server)
+    async with client.ws_connect("/echo") as ws:
+        await ws.send("ping")
+        assert await ws.recv() == "ping"
+    await client.close()

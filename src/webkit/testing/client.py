@@ -91,6 +91,19 @@ class TestClient:
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kwargs)
 
+    def ws_connect(self, path: str, **kwargs: Any) -> Any:
+        """Open a WebSocket to ``path`` with the ``websockets`` client library.
+
+        Use as ``async with client.ws_connect("/ws") as ws`` or ``ws = await
+        client.ws_connect("/ws")``; keyword arguments go to ``websockets.asyncio.client.connect``
+        (``subprotocols=``, ``additional_headers=``, ``compression=``...).
+        """
+        from websockets.asyncio.client import connect
+
+        url = self._server.make_url(path)
+        scheme = "wss" if url.scheme == "https" else "ws"
+        return connect(str(url.with_scheme(scheme)), **kwargs)
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()

@@ -101,6 +101,14 @@ class BaseRequest(MutableMapping[str, Any]):
         self._method = exchange.method
         self._client_max_size = client_max_size
         self._task = task
+        self._headers: CIMultiDictProxy[str] | None = None
+        self._rel_url: URL | None = None
+        self._state: dict[str, Any] | None = None
+        self._cache: dict[str, Any] | None = None
+        self._read_bytes: bytes | None = None
+        self._scheme: str | None = None
+        self._host: str | None = None
+        self._remote: str | None = None
         target = exchange.target
         q = target.find("?")
         if q < 0:
@@ -111,14 +119,6 @@ class BaseRequest(MutableMapping[str, Any]):
             raw_path = self._absolute_form(raw_path)
         self._raw_path = raw_path
         self._match_path = requote_path(raw_path)
-        self._headers: CIMultiDictProxy[str] | None = None
-        self._rel_url: URL | None = None
-        self._state: dict[str, Any] | None = None
-        self._cache: dict[str, Any] | None = None
-        self._read_bytes: bytes | None = None
-        self._scheme: str | None = None
-        self._host: str | None = None
-        self._remote: str | None = None
 
     def _absolute_form(self, raw_path: str) -> str:
         """Absolute-form targets (RFC 9112 §3.2.2) carry the host; '*' stays as it is."""
