@@ -99,63 +99,58 @@ def webkit_loop() -> Iterator[asyncio.AbstractEventLoop]:
         loop.close()
 
 
-@pytest.fixture
-def webkit_server(
-    webkit_loop: asyncio.AbstractEventLoop,
+def _started(
+    loop: asyncio.AbstractEventLoop, make: Callable[..., Any]
 ) -> Iterator[Callable[..., Awaitable[Any]]]:
-    from webkit.testing.server import TestServer
+    """A factory fixture body: ``await start(target, **kwargs)`` starts a server, and every
+    server it started is shut down gracefully after the test."""
+    servers: list[Any] = []
 
-    servers: list[TestServer] = []
-
-    async def start(app: Any, **kwargs: Any) -> TestServer:
-        server = TestServer(app, **kwargs)
+    async def start(target: Any, **kwargs: Any) -> Any:
+        server = make(target, **kwargs)
         await server.start_server()
         servers.append(server)
         return server
 
     yield start
     for server in reversed(servers):
-        webkit_loop.run_until_complete(server.close())
+        loop.run_until_complete(server.close())
+
+
+@pytest.fixture
+def webkit_server(
+    webkit_loop: asyncio.AbstractEventLoop,
+) -> Iterator[Callable[..., Awaitable[Any]]]:
+    """``await webkit_server(app, **runner_kwargs)`` → a started `TestServer`."""
+    from webkit.testing.server import TestServer
+
+    yield from _started(webkit_loop, TestServer)
 
 
 @pytest.fixture
 def webkit_raw_server(
     webkit_loop: asyncio.AbstractEventLoop,
 ) -> Iterator[Callable[..., Awaitable[Any]]]:
+    """``await webkit_raw_server(handler, **kwargs)`` → a started `RawTestServer`."""
     from webkit.testing.server import RawTestServer
 
-    servers: list[RawTestServer] = []
-
-    async def start(handler: Any, **kwargs: Any) -> RawTestServer:
-        server = RawTestServer(handler, **kwargs)
-        await server.start_server()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in reversed(servers):
-        webkit_loop.run_until_complete(server.close())
+    yield from _started(webkit_loop, RawTestServer)
 
 
 @pytest.fixture
 def webkit_client(
     webkit_loop: asyncio.AbstractEventLoop,
 ) -> Iterator[Callable[..., Awaitable[Any]]]:
+    """``await webkit_client(app_or_server, **kwargs)`` → a started `TestClient`; server
+    options (``handler_cancellation``, ``client_max_size``...) go to the server, the rest to
+    httpx."""
     from webkit.testing.client import TestClient
+    from webkit.testing.server import BaseTestServer, TestServer
 
-    clients: list[TestClient] = []
-
-    async def start(target: Any, **kwargs: Any) -> TestClient:
-        from webkit.testing.server import BaseTestServer, TestServer
-
+    def make(target: Any, **kwargs: Any) -> TestClient:
         server_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _SERVER_OPTIONS}
         if not isinstance(target, BaseTestServer):
             target = TestServer(target, **server_kwargs)
-        client = TestClient(target, **kwargs)
-        await client.start_server()
-        clients.append(client)
-        return client
+        return TestClient(target, **kwargs)
 
-    yield start
-    for client in reversed(clients):
-        webkit_loop.run_until_complete(client.close())
+    yield from _started(webkit_loop, make)
