@@ -16,6 +16,11 @@ from webkit.web.app import (
     CleanupError,
     NotAppKeyWarning,
 )
+from webkit.web.cross_origin import (
+    CorsPolicy,
+    cors,
+    cors_policy,
+)
 from webkit.web.exceptions import (
     HTTPAccepted,
     HTTPBadGateway,
@@ -86,6 +91,14 @@ from webkit.web.log import (
 from webkit.web.middlewares import (
     middleware,
     normalize_path_middleware,
+)
+from webkit.web.proxies import (
+    ForwardedError,
+    forwarded_relaxed,
+    forwarded_strict,
+    secure_redirect,
+    x_forwarded_relaxed,
+    x_forwarded_strict,
 )
 from webkit.web.request import (
     BaseRequest,
@@ -167,11 +180,13 @@ __all__ = [
     "BaseSite",
     "CleanupError",
     "ContentCoding",
+    "CorsPolicy",
     "DomainResource",
     "DynamicResource",
     "ETag",
     "FileField",
     "FileResponse",
+    "ForwardedError",
     "GracefulExit",
     "HTTPAccepted",
     "HTTPBadGateway",
@@ -257,7 +272,11 @@ __all__ = [
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "cors",
+    "cors_policy",
     "delete",
+    "forwarded_relaxed",
+    "forwarded_strict",
     "get",
     "head",
     "json_response",
@@ -269,6 +288,9 @@ __all__ = [
     "put",
     "route",
     "run_app",
+    "secure_redirect",
     "static",
     "view",
+    "x_forwarded_relaxed",
+    "x_forwarded_strict",
 ]
