@@ -10,6 +10,7 @@ from webkit.http import (
     HttpVersion10,
     HttpVersion11,
 )
+from webkit.web import jobs
 from webkit.web.app import (
     AppKey,
     Application,
@@ -279,6 +280,7 @@ __all__ = [
     "forwarded_strict",
     "get",
     "head",
+    "jobs",
     "json_response",
     "middleware",
     "normalize_path_middleware",
