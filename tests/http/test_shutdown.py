@@ -147,7 +147,7 @@ def test_handler_over_the_timeout_is_cancelled(serve):
     server.call(server.http.shutdown(0.2))
     assert time.monotonic() - start < 2.0
     assert cancelled.is_set()
-    c.expect_error(500)
+    c.expect_error(503)
     assert server.http.connections == set()
 
 

@@ -302,9 +302,11 @@ class HttpConnection(asyncio.Protocol):
         )
         if (
             expect_value is not None
+            and version == (1, 1)
             and expect_value.lower() == b"100-continue"
             and body is not EMPTY_BODY
         ):
+            # RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request.
             body.set_on_first_read(exchange.send_continue)
         self._url = b""
         self._headers = []
@@ -368,6 +370,11 @@ class HttpConnection(asyncio.Protocol):
             return
         if self._upgraded:
             return
+        if self._peer_eof and isinstance(exchange.body.exception(), ConnectionResetError):
+            # The client closed its side before sending the whole request: nobody waits
+            # for an answer to it, so close without inventing one (no 500).
+            self._close()
+            return
         if not exchange.finished:
             if exchange.headers_sent:
                 pass
@@ -377,6 +384,10 @@ class HttpConnection(asyncio.Protocol):
                 return
             elif not failed:
                 self.write(error_response(500, "the handler returned without a response"))
+            elif cancelled and self._server.closing:
+                # Cancelled by graceful shutdown (step 5): the server, not the request, failed,
+                # and the client may retry elsewhere (RFC 9110 §15.6.4).
+                self.write(error_response(503, "the server is shutting down"))
             else:
                 self.write(error_response(500, "Internal Server Error"))
             self._close()
@@ -560,11 +571,17 @@ class HttpConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if not transport.can_write_eof() or self._linger_handle is not None:
+        if not transport.can_write_eof() or self._linger_handle is not None or self._peer_eof:
+            # After the client's FIN there is no more input to wait for: close at once.
             transport.close()
             return
         self._parser_dead = True
-        transport.write_eof()
+        try:
+            transport.write_eof()
+        except OSError:
+            # The peer reset the connection before we noticed (ENOTCONN from shutdown()).
+            transport.abort()
+            return
         self._linger_handle = self._loop.call_later(_LINGER_SECONDS, self._close_now)
         self._read_paused = True  # so _resume() really resumes
         self._resume()

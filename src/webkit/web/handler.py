@@ -89,7 +89,12 @@ class _Dispatch:
             return http_exception_response(exc)
         if isinstance(exc, ProtocolError):
             return Response(status=exc.status, text=f"{exc.status}: {exc.reason}")
-        if isinstance(exc, ConnectionResetError) and request.exchange.peer_gone:
+        if isinstance(exc, ConnectionResetError) and (
+            request.exchange.peer_gone or request.exchange.body.exception() is exc
+        ):
+            # The seed's default mode: the handler's read or write raised because the client
+            # left (closed, or half-closed mid-body). Nobody is there to get a 500 and it is
+            # not a server error, so it is not logged as one.
             self._logger.debug("client disconnected during the request")
             return None
         return self._internal_error(request, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from ssl import SSLContext
@@ -41,8 +42,9 @@ def run_app(
     """Serve ``app`` (an Application, or a coroutine that returns one) until interrupted.
 
     On SIGINT or SIGTERM the seed's seven shutdown steps run: stop listening, close idle
-    connections, ``on_shutdown``, give running handlers and tasks ``shutdown_timeout``
-    seconds, cancel what remains, ``on_cleanup``, and cancel any tasks still left.
+    connections, ``on_shutdown``, give running handlers and the tasks started since startup
+    ``shutdown_timeout`` seconds, cancel the handlers that remain, ``on_cleanup``, and cancel
+    any tasks still left.
     """
     if loop is None:
         loop = asyncio.new_event_loop()
@@ -133,10 +135,14 @@ async def _run_app(
         shutdown_timeout=shutdown_timeout,
         handler_cancellation=handler_cancellation,
     )
+    long_lived: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
     try:
         # Inside the try: when a startup step fails, the cleanup contexts that did start
         # are still cleaned up (cleanup runs iff its startup part finished).
         await runner.setup()
+        # The tasks running now were started by startup (listeners, other long tasks): the
+        # application stops them on cleanup, so shutdown step 4 does not wait for them.
+        long_lived.update(asyncio.all_tasks())
         sites: list[BaseSite] = []
         if host is not None:
             hosts = [host] if isinstance(host, str) else list(host)
@@ -181,7 +187,7 @@ async def _run_app(
         # Serve until cancelled (GracefulExit or KeyboardInterrupt cancel this task).
         await asyncio.Event().wait()
     finally:
-        await runner._graceful_shutdown(wait_for_tasks=True)
+        await runner._graceful_shutdown(wait_for_tasks=True, long_lived=long_lived)
 
 
 def _cancel_tasks(tasks: set[asyncio.Task[Any]], loop: asyncio.AbstractEventLoop) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from ssl import SSLContext
 from typing import Any
@@ -214,7 +214,9 @@ class BaseRunner:
         """Graceful shutdown, steps 1-3, 5 and 6 of the seed (4 and 7 are `run_app`'s)."""
         await self._graceful_shutdown(wait_for_tasks=False)
 
-    async def _graceful_shutdown(self, *, wait_for_tasks: bool) -> None:
+    async def _graceful_shutdown(
+        self, *, wait_for_tasks: bool, long_lived: Collection[asyncio.Task[Any]] = ()
+    ) -> None:
         # 1. Stop listening: new connections are refused.
         for site in list(self._sites):
             await site.stop()
@@ -230,7 +232,7 @@ class BaseRunner:
             http = server._http
             if wait_for_tasks:
                 # 4. Give running handlers and background tasks time to finish.
-                await _wait_for_tasks(http, self._shutdown_timeout)
+                await _wait_for_tasks(http, self._shutdown_timeout, long_lived)
             # 5. Cancel what still runs and close the remaining connections.
             if not await http.wait_handlers(0):
                 await http.cancel_handlers(self._shutdown_timeout)
@@ -263,12 +265,27 @@ class BaseRunner:
             raise RuntimeError(f"site {site} is already registered in runner {self}")
 
 
-async def _wait_for_tasks(http: HttpServer, timeout: float) -> None:
+async def _wait_for_tasks(
+    http: HttpServer, timeout: float, long_lived: Collection[asyncio.Task[Any]]
+) -> None:
+    """Step 4: wait up to ``timeout`` seconds for handlers and the tasks started since startup.
+
+    Tasks already running when startup finished (``long_lived``: what ``on_startup`` and the
+    cleanup contexts started) are the application's own, stopped by its ``on_cleanup``; the
+    seed's background-task examples run such tasks forever, so waiting for them would hold
+    every shutdown up for the whole timeout. Tasks started later, by handlers, are waited
+    for, including those they start while we wait (the seed's note on step 4).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     current = asyncio.current_task()
-    tasks = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
-    tasks |= set(http.active_tasks)
-    if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
+    while True:
+        tasks = {t for t in asyncio.all_tasks() if t is not current and t not in long_lived}
+        tasks |= set(http.active_tasks)
+        remaining = deadline - loop.time()
+        if not tasks or remaining <= 0:
+            return
+        await asyncio.wait(tasks, timeout=remaining)
 
 
 def _raise_graceful_exit() -> None:
@@ -318,7 +335,10 @@ class AppRunner(BaseRunner):
 
     async def _make_server(self) -> Server:
         app = self._app
-        app.freeze()
+        # Routes, middlewares and signals are fixed from here on, but the application's
+        # state stays writable until startup has run: on_startup handlers and cleanup
+        # contexts store what they create in ``app[key]`` (the seed's examples do).
+        app.pre_freeze()
         options = {**app.handler_args, **self._kwargs}
         limits, rest = _split_server_args(options)
         access_log = _make_access_logger(rest)
@@ -335,6 +355,7 @@ class AppRunner(BaseRunner):
             **limit_args,
         )
         await app.startup()
+        app.freeze()
         return server
 
     async def shutdown(self) -> None:
