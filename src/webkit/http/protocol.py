@@ -6,7 +6,7 @@ import asyncio
 import collections
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
@@ -124,8 +124,8 @@ class HttpConnection(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Any stream transport will do: uvloop's are not asyncio.Transport subclasses.
+        self.transport = cast("asyncio.Transport", transport)
         self.last_active = self._loop.time()
         self._server.track(self)
         if self._server.closing:

@@ -177,6 +177,11 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
     def __repr__(self) -> str:
         return f"<Application 0x{id(self):x}>"
 
+    def __call__(self) -> Application:
+        """Return the application itself: tools that call their target (gunicorn's
+        ``--preload``) get the app, as they do with a factory."""
+        return self
+
     def __bool__(self) -> bool:
         return True
 
