@@ -240,6 +240,19 @@ def test_serves_each_kind_of_target(
     assert server.marker_pids("cleanup") == {pid}
 
 
+def test_the_seeds_command_line_with_the_top_level_worker_name(
+    gunicorn: Callable[..., Gunicorn],
+) -> None:
+    # The seed: gunicorn my_app_module:my_web_app --worker-class aiohttp.GunicornWebWorker,
+    # with only "aiohttp" replaced by "webkit".
+    server = gunicorn("app_module:my_web_app", worker="webkit.GunicornWebWorker")
+    pid = server.wait_ready()
+    assert get(server.port, "/slow?t=0") == (200, "slow done")
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    assert server.marker_pids("cleanup") == {pid}
+
+
 def test_gunicorn_settings_reach_the_server(gunicorn: Callable[..., Gunicorn]) -> None:
     server = gunicorn(
         "app_module:application", "--access-logfile", "-", "--limit-request-line", "64"
