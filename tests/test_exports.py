@@ -121,13 +121,27 @@ PROMISED = [
     "HttpVersion11",
 ]
 
+# webkit's own additions (issue 4): proxies, CORS and background jobs.
+WEBKIT_EXTRAS = [
+    "CorsPolicy",
+    "ForwardedError",
+    "cors",
+    "cors_policy",
+    "forwarded_relaxed",
+    "forwarded_strict",
+    "jobs",
+    "secure_redirect",
+    "x_forwarded_relaxed",
+    "x_forwarded_strict",
+]
+
 
 def test_all_names_exist() -> None:
     missing = [name for name in web.__all__ if not hasattr(web, name)]
     assert missing == []
 
 
-@pytest.mark.parametrize("name", PROMISED)
+@pytest.mark.parametrize("name", PROMISED + WEBKIT_EXTRAS)
 def test_promised_name_is_exported(name: str) -> None:
     assert name in web.__all__
     assert getattr(web, name) is not None
@@ -160,3 +174,13 @@ def test_every_http_exception_has_its_status() -> None:
         )
     }
     assert standard - statuses == set()
+
+
+def test_top_level_names_that_aiohttp_code_uses() -> None:
+    import webkit
+
+    assert webkit.HttpVersion11 == (1, 1)
+    assert webkit.HttpVersion10 == (1, 0)
+    assert webkit.GunicornWebWorker.__name__ == "GunicornWebWorker"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        webkit.nope  # noqa: B018
