@@ -18,6 +18,10 @@ _LAZY = {
     "HttpVersion10": "webkit.http",
     "HttpVersion11": "webkit.http",
     "GunicornWebWorker": "webkit.worker",
+    "WSCloseCode": "webkit.http.websocket",
+    "WSMessage": "webkit.http.websocket",
+    "WSMsgType": "webkit.http.websocket",
+    "WebSocketError": "webkit.http.websocket",
     "GunicornUVLoopWebWorker": "webkit.worker",
 }
 

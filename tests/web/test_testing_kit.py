@@ -214,7 +214,7 @@ class TestAioHTTPTestCase(AioHTTPTestCase):
 
 
 async def test_ws_connect_speaks_to_a_real_websocket_endpoint(webkit_raw_server) -> None:
-    # Until webkit.web has WebSocketResponse, drive the helper against a raw handler that
+    # Independent of WebSocketResponse: drive the helper against a raw handler that
     # performs the RFC 6455 handshake with websockets' Sans-I/O server and echoes one frame.
     from websockets.server import ServerProtocol
 

@@ -369,6 +369,9 @@ class HttpConnection(asyncio.Protocol):
         if self.lost:
             return
         if self._upgraded:
+            # The transport belongs to the upgraded protocol now; this object is done.
+            self._server.untrack(self)
+            self.transport = None
             return
         if self._peer_eof and isinstance(exchange.body.exception(), ConnectionResetError):
             # The client closed its side before sending the whole request: nobody waits
@@ -449,7 +452,8 @@ class HttpConnection(asyncio.Protocol):
         self._upgraded = True
         self._parser_dead = True
         tail, self._tail = self._tail, b""
-        self._server.untrack(self)
+        # Still tracked until its handler ends, so graceful shutdown waits for and cancels
+        # upgraded connections (WebSockets) like any other request.
         return self.transport, tail
 
     # -- flow control (BodyStream's FlowControl) -------------------------------------------------

@@ -166,6 +166,13 @@ from webkit.web.runner import (
 from webkit.web.views import (
     View,
 )
+from webkit.web.websocket import (
+    WebSocketReady,
+    WebSocketResponse,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+)
 
 __all__ = [
     "AbstractAccessLogger",
@@ -273,6 +280,11 @@ __all__ = [
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketReady",
+    "WebSocketResponse",
     "cors",
     "cors_policy",
     "delete",
