@@ -36,6 +36,12 @@ def main() -> int:
     parser.add_argument("-d", "--duration", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--skip-routes", action="store_true", help="only the anchor app")
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="instead: static 16 KiB and 1 MiB files against aiohttp and nginx "
+        "(apt-get install -y nginx-light)",
+    )
     args = parser.parse_args()
     harness = BENCH / "throughput.py"
     if not harness.is_file():
@@ -56,6 +62,12 @@ def main() -> int:
         "-d",
         str(args.duration),
     ]
+    if args.static:
+        runs = [
+            [*common, "-s", "aiohttp", "-s", "webkit", "-s", "nginx",
+             "--scenarios", "static-16k,static-1m", "--json", str(out / "static.json")]
+        ]  # fmt: skip
+        return _run_all(runs)
     runs = [
         [
             *common,
@@ -84,6 +96,10 @@ def main() -> int:
                 str(out / "routes-1000.json"),
             ]
         )
+    return _run_all(runs)
+
+
+def _run_all(runs: list[list[str]]) -> int:
     for argv in runs:
         print("+", " ".join(argv), flush=True)
         result = subprocess.run(argv, cwd=BENCH)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,8 @@ def _strip_weak(tag: str) -> str:
 def evaluate(request: BaseRequest, etag: str, mtime: float) -> int | None:
     """The status a conditional request gets instead of 200 (RFC 9110 §13.2.2), or None.
 
-    ``etag`` is the representation's strong tag value (without quotes).
+    ``etag`` is the representation's strong tag value (without quotes). Dates compare with
+    the ``Last-Modified`` value sent, which is the modification time rounded up to a second.
     """
     headers = request.headers
     quoted = f'"{etag}"'
@@ -50,7 +52,7 @@ def evaluate(request: BaseRequest, etag: str, mtime: float) -> int | None:
             return 412
     else:
         since = parse_http_date(headers.get("If-Unmodified-Since"))
-        if since is not None and int(mtime) > since.timestamp():
+        if since is not None and math.ceil(mtime) > since.timestamp():
             return 412
     if_none_match = headers.get("If-None-Match")
     method = request.method
@@ -60,7 +62,7 @@ def evaluate(request: BaseRequest, etag: str, mtime: float) -> int | None:
             return 304 if method in ("GET", "HEAD") else 412
     elif method in ("GET", "HEAD"):
         since = parse_http_date(headers.get("If-Modified-Since"))
-        if since is not None and int(mtime) <= since.timestamp():
+        if since is not None and math.ceil(mtime) <= since.timestamp():
             return 304
     return None
 
@@ -72,6 +74,8 @@ def byte_range(
 
     None serves the whole file (no Range, an If-Range that does not match, several ranges or
     a header this server does not parse); ``"unsatisfiable"`` means 416 (RFC 9110 §14).
+    ``If-Range`` (RFC 9110 §13.1.5) keeps the range only for the same strong tag or the exact
+    ``Last-Modified`` date.
     """
     if request.method not in ("GET", "HEAD"):
         return None
@@ -85,27 +89,32 @@ def byte_range(
                 return None
         else:
             since = parse_http_date(if_range)
-            if since is None or int(mtime) != int(since.timestamp()):
+            if since is None or math.ceil(mtime) != int(since.timestamp()):
                 return None
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
+    first, dash, last = (part.strip() for part in spec.strip().partition("-"))
+    # RFC 9110 §14.1.1: positions are 1*DIGIT; int() would also take "+1", "1_0" and
+    # non-ASCII digits.
+    if not dash or not _digits(first, last):
         return None
-    try:
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0:
-                return "unsatisfiable"
-            start, end = max(0, size - suffix), size
-        else:
-            start = int(first)
-            end = size if last == "" else min(int(last) + 1, size)
-            if start < 0 or (last != "" and int(last) < start):
-                return None
-    except ValueError:
-        return None
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if suffix == 0:
+            return "unsatisfiable"
+        start, end = max(0, size - suffix), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+        if last != "" and int(last) < start:
+            return None
     if start >= size or start >= end:
         return "unsatisfiable"
     return start, end
+
+
+def _digits(*parts: str) -> bool:
+    return all(part == "" or (part.isascii() and part.isdigit()) for part in parts)

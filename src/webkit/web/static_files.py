@@ -13,7 +13,12 @@ from urllib.parse import quote
 from yarl import URL
 
 from webkit.web.exceptions import HTTPForbidden, HTTPNotFound
-from webkit.web.fileresponse import FileResponse
+from webkit.web.fileresponse import (
+    FileResponse,
+    _Opened,
+    http_error_for,
+    open_representation,
+)
 from webkit.web.response import Response, StreamResponse
 
 if TYPE_CHECKING:
@@ -28,7 +33,7 @@ class StaticHandler:
 
     def __init__(self, resource: StaticResource) -> None:
         self._resource = resource
-        self._versions: dict[str, tuple[int, str]] = {}
+        self._versions: dict[str, tuple[int, int, str]] = {}
 
     def resolve(self, filename: str) -> Path:
         """The file a (percent-encoded) request path names, never outside the root.
@@ -65,20 +70,43 @@ class StaticHandler:
     async def handle(self, request: Request) -> StreamResponse:
         filename = request.match_info.get("filename", "")
         loop = asyncio.get_running_loop()
-        path = await loop.run_in_executor(None, self._locate, filename)
-        if path.is_dir():
-            if self._resource.show_index:
-                # The encoded path: links stay valid for non-ASCII prefixes and directories.
-                raw_path = request.rel_url.raw_path
-                return await loop.run_in_executor(None, self._index, path, raw_path)
-            raise HTTPForbidden()
-        return FileResponse(path, chunk_size=self._resource.chunk_size)
+        # One executor hop does all the blocking work: resolve, open (or list), maybe read.
+        found = await loop.run_in_executor(
+            None,
+            self._locate,
+            filename,
+            request.headers.get("Accept-Encoding", ""),
+            FileResponse.wants_content(request),
+            request.rel_url.raw_path,
+        )
+        if isinstance(found, Response):
+            return found
+        response = FileResponse(found.requested, chunk_size=self._resource.chunk_size)
+        response._use_opened(found)
+        return response
 
-    def _locate(self, filename: str) -> Path:
+    def _locate(
+        self, filename: str, accept_encoding: str, want_content: bool, raw_path: str
+    ) -> _Opened | Response:
+        """Blocking: the file a request names, opened, or a directory's index page.
+
+        Raises:
+            HTTPForbidden: a directory without ``show_index``, a hostile name, or no
+                permission to open the file.
+            HTTPNotFound: no such file inside the root.
+        """
+        resource = self._resource
         path = self.resolve(filename)
-        if not path.exists():
-            raise HTTPNotFound()
-        return path
+        root = None if resource.follow_symlinks else resource.directory
+        try:
+            return open_representation(path, accept_encoding, want_content, root)
+        except IsADirectoryError:
+            if resource.show_index:
+                # The encoded path: links stay valid for non-ASCII prefixes and directories.
+                return self._index(path, raw_path)
+            raise HTTPForbidden() from None
+        except OSError as exc:
+            raise http_error_for(exc) from None
 
     def _index(self, directory: Path, url_path: str) -> Response:
         root = self._resource.directory
@@ -111,12 +139,12 @@ class StaticHandler:
         if not path.is_file():
             return None
         cached = self._versions.get(str(path))
-        if cached is not None and cached[0] == st.st_mtime_ns:
-            return cached[1]
+        if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
+            return cached[2]
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(65536), b""):
                 digest.update(block)
         version = digest.hexdigest()[:16]
-        self._versions[str(path)] = (st.st_mtime_ns, version)
+        self._versions[str(path)] = (st.st_mtime_ns, st.st_size, version)
         return version
