@@ -361,8 +361,12 @@ class WebSocketResponse(StreamResponse):
                 return WS_CLOSED_MESSAGE
             self._reading = True
             try:
-                async with asyncio.timeout(timeout):
+                if timeout is None:
+                    # No timer, no current_task() lookup (a getpid() call on Python 3.11).
                     msg = await conn.read()
+                else:
+                    async with asyncio.timeout(timeout):
+                        msg = await conn.read()
             finally:
                 self._reading = False
             kind = msg.type

@@ -36,6 +36,10 @@ log = logging.getLogger("webkit.websocket")
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
+# Bytes of frames coalesced before they are written without waiting for the loop turn.
+_CORK_LIMIT = 64 * 1024
+
+
 class _QuietAdapter(logging.LoggerAdapter[logging.Logger]):
     """websockets' core logs every closed connection at INFO: once per connection is DEBUG."""
 
@@ -93,6 +97,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._heartbeat = heartbeat
         self._ping_handle: asyncio.TimerHandle | None = None
         self._pong_handle: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._out_scheduled = False
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -299,16 +306,42 @@ class WebSocketConnection(asyncio.Protocol):
     # -- outgoing -------------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        """Queue outgoing frames; they go out in one write at the end of this loop turn.
+
+        Echoing a burst of small messages otherwise costs one send() system call each: the
+        frames produced while handling one read are coalesced instead. More than
+        `_CORK_LIMIT` bytes waiting are written at once, so a sender that never yields to the
+        loop still reaches the transport's flow control.
+        """
         transport = self.transport
         for chunk in self._proto.data_to_send():
             if transport is None:
                 continue
             if chunk is SEND_EOF or not chunk:
                 # The server closes the TCP connection first (RFC 6455 §7.1.1).
+                self._write_out()
                 self._cancel_heartbeat()
                 transport.close()
             else:
-                transport.write(chunk)
+                self._out.append(chunk)
+                self._out_size += len(chunk)
+                if self._out_size > _CORK_LIMIT:
+                    self._write_out()
+                elif not self._out_scheduled:
+                    self._out_scheduled = True
+                    self._loop.call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        self._out_scheduled = False
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        self._out_size = 0
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _check_open(self) -> None:
         transport = self.transport
