@@ -671,3 +671,79 @@ async def test_on_shutdown_closes_websockets_going_away() -> None:
         assert info.value.rcvd.code == 1001
         assert info.value.rcvd.reason == "Server shutdown"
     assert ended == [1001]
+
+
+# -- frame splitting (the connection's own fast path) ----------------------------------------------
+
+
+async def read_server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    first, second = await reader.readexactly(2)
+    length = second & 0x7F
+    if length == 126:
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+    elif length == 127:
+        (length,) = struct.unpack("!Q", await reader.readexactly(8))
+    return first, await reader.readexactly(length)
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 5, 7, 64, 100_000])
+async def test_frames_split_anywhere_keep_order_with_control_frames(webkit_client, piece) -> None:
+    client = await webkit_client(make_app(echo))
+    reader, writer, head = await raw_open(client.port)
+    assert head.startswith(b"HTTP/1.1 101")
+    stream = b"".join(
+        [
+            client_frame(Opcode.TEXT, b"one"),
+            client_frame(Opcode.PING, b"p1"),
+            client_frame(Opcode.BINARY, bytes(range(200))),  # 16-bit length
+            client_frame(Opcode.TEXT, b"fr", fin=False),  # a fragmented message ...
+            client_frame(Opcode.PING, b"p2"),  # ... with a control frame inside it
+            client_frame(Opcode.CONT, b"ag"),
+            client_frame(Opcode.TEXT, "\u00e9\u20ac".encode()),
+            client_frame(Opcode.BINARY, b"x" * 70_000),  # 64-bit length
+            client_frame(Opcode.TEXT, b"last"),
+        ]
+    )
+    for start in range(0, len(stream), piece):
+        writer.write(stream[start : start + piece])
+        await writer.drain()
+    expected = [
+        (0x81, b"one"),
+        (0x8A, b"p1"),
+        (0x82, bytes(range(200))),
+        (0x8A, b"p2"),
+        (0x81, b"frag"),
+        (0x81, "\u00e9\u20ac".encode()),
+        (0x82, b"x" * 70_000),
+        (0x81, b"last"),
+    ]
+    got = [await asyncio.wait_for(read_server_frame(reader), 5) for _ in expected]
+    # Pongs are sent as soon as the ping is parsed, echoes when the handler runs: each kind
+    # keeps its own order.
+    assert [f for f in got if f[0] == 0x8A] == [f for f in expected if f[0] == 0x8A]
+    assert [f for f in got if f[0] != 0x8A] == [f for f in expected if f[0] != 0x8A]
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        pytest.param(
+            Frame(Opcode.TEXT, b"\xff\xfe").serialize(mask=True, extensions=[]), 1007, id="utf8"
+        ),
+        pytest.param(
+            Frame(Opcode.TEXT, b"unmasked").serialize(mask=False, extensions=[]), 1002,
+            id="unmasked",
+        ),
+        pytest.param(bytes((0xC1, 0x80)) + b"\0\0\0\0", 1002, id="rsv1-without-extension"),
+        pytest.param(bytes((0x83, 0x80)) + b"\0\0\0\0", 1002, id="reserved-opcode"),
+    ],
+)  # fmt: skip
+async def test_frames_the_fast_path_declines_still_fail_correctly(
+    webkit_client, frame, code
+) -> None:
+    client = await webkit_client(make_app(echo))
+    reader, writer, _ = await raw_open(client.port)
+    writer.write(client_frame(Opcode.TEXT, b"ok") + frame)
+    assert await asyncio.wait_for(read_close_code(reader), 5) == code
+    writer.close()

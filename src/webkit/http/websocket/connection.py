@@ -21,6 +21,11 @@ from websockets.extensions.base import Extension
 from websockets.frames import Frame, Opcode
 from websockets.protocol import SEND_EOF, Protocol, Side, State
 
+try:  # websockets' C unmasking; its pure-Python fallback when the extension is not built
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
+
 from webkit.http.websocket.messages import (
     WS_CLOSED_MESSAGE,
     WebSocketError,
@@ -38,6 +43,11 @@ _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 # Bytes of frames coalesced before they are written without waiting for the loop turn.
 _CORK_LIMIT = 64 * 1024
+
+
+def _minimal_length(code: int, length: int) -> bool:
+    """Whether a frame's length uses the shortest encoding (RFC 6455 §5.2)."""
+    return code < 126 or (code == 126 and length >= 126) or (code == 127 and length >= 65536)
 
 
 class _QuietAdapter(logging.LoggerAdapter[logging.Logger]):
@@ -97,6 +107,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._heartbeat = heartbeat
         self._ping_handle: asyncio.TimerHandle | None = None
         self._pong_handle: asyncio.TimerHandle | None = None
+        self._max_size = max_size
+        self._pending = b""
+        self._owed = 0
         self._out: list[bytes] = []
         self._out_size = 0
         self._out_scheduled = False
@@ -122,14 +135,85 @@ class WebSocketConnection(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self._split_frames(data)
+        self._flush()
+        self._reset_heartbeat()
+
+    def _feed_proto(self, data: bytes) -> None:
         proto = self._proto
         proto.receive_data(data)
         for frame in proto.events_received():
             if isinstance(frame, Frame):
                 self._on_frame(frame)
         self._check_parser()
-        self._flush()
-        self._reset_heartbeat()
+
+    def _split_frames(self, data: bytes) -> None:
+        """Take whole, final, masked, uncompressed data frames off the stream here.
+
+        websockets parses frames with a Python generator, which costs more than the rest of a
+        small message's trip. So frame boundaries are found here (RFC 6455 §5.2): the common
+        frame is unmasked and queued directly; every other frame (control, fragmented,
+        compressed, malformed, too big) goes to websockets' protocol whole, which judges it and
+        keeps the connection's state. A frame not yet complete goes to it as it arrives.
+        """
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        if self._owed:
+            part = data[: self._owed]
+            self._owed -= len(part)
+            self._feed_proto(part)
+            if self._owed:
+                return
+            data = data[len(part) :]
+        max_size = self._max_size
+        pos, end_of_data = 0, len(data)
+        while pos < end_of_data:
+            if self._fail_code is not None or self._proto.state is not State.OPEN:
+                self._feed_proto(data[pos:])
+                return
+            if end_of_data - pos < 2:
+                self._pending = data[pos:]
+                return
+            first, second = data[pos], data[pos + 1]
+            length = second & 0x7F
+            head = 6 if second & 0x80 else 2
+            if length == 126:
+                head += 2
+            elif length == 127:
+                head += 8
+            if end_of_data - pos < head:
+                self._pending = data[pos:]
+                return
+            if length == 126:
+                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            elif length == 127:
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+            end = pos + head + length
+            if end > end_of_data:
+                self._owed = end - end_of_data
+                self._feed_proto(data[pos:])
+                return
+            if (
+                (first == 0x81 or first == 0x82)
+                and second & 0x80
+                and self._kind is None
+                and (max_size is None or length <= max_size)
+                and _minimal_length(second & 0x7F, length)
+            ):
+                payload = apply_mask(data[pos + head : end], data[pos + head - 4 : pos + head])
+                if first == 0x82:
+                    self._push(WSMessage(WSMsgType.BINARY, payload, ""))
+                    pos = end
+                    continue
+                try:
+                    self._push(WSMessage(WSMsgType.TEXT, payload.decode("utf-8"), ""))
+                    pos = end
+                    continue
+                except UnicodeDecodeError:
+                    pass  # the protocol path reports it (1007)
+            self._feed_proto(data[pos:end])
+            pos = end
 
     def eof_received(self) -> bool:
         # The peer cannot send its close frame any more: whatever remains to be said was said
@@ -331,6 +415,24 @@ class WebSocketConnection(asyncio.Protocol):
                     self._out_scheduled = True
                     self._loop.call_soon(self._write_out)
 
+    def _queue_frame(self, first: int, payload: bytes) -> None:
+        """Queue a whole, final, unmasked data frame (RFC 6455 §5.2) without websockets'
+        serializer; only for connections without extensions."""
+        size = len(payload)
+        if size < 126:
+            frame = bytes((first, size)) + payload
+        elif size < 65536:
+            frame = bytes((first, 126)) + size.to_bytes(2, "big") + payload
+        else:
+            frame = bytes((first, 127)) + size.to_bytes(8, "big") + payload
+        self._out.append(frame)
+        self._out_size += len(frame)
+        if self._out_size > _CORK_LIMIT:
+            self._write_out()
+        elif not self._out_scheduled:
+            self._out_scheduled = True
+            self._loop.call_soon(self._write_out)
+
     def _write_out(self) -> None:
         self._out_scheduled = False
         out = self._out
@@ -355,8 +457,11 @@ class WebSocketConnection(asyncio.Protocol):
             ConnectionResetError: the connection is closing or closed.
         """
         self._check_open()
-        self._proto.send_text(data.encode())
-        self._flush()
+        if self._proto.extensions:
+            self._proto.send_text(data.encode())
+            self._flush()
+        else:
+            self._queue_frame(0x81, data.encode())
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
         """Send a binary message.
@@ -365,8 +470,11 @@ class WebSocketConnection(asyncio.Protocol):
             ConnectionResetError: the connection is closing or closed.
         """
         self._check_open()
-        self._proto.send_binary(bytes(data))
-        self._flush()
+        if self._proto.extensions:
+            self._proto.send_binary(bytes(data))
+            self._flush()
+        else:
+            self._queue_frame(0x82, bytes(data))
 
     def ping(self, data: bytes = b"") -> None:
         """Send a ping (RFC 6455 §5.5.2).
