@@ -63,6 +63,8 @@ def main() -> int:
         str(args.duration),
     ]
     if args.static:
+        if not _ensure_nginx():
+            return 2
         runs = [
             [*common, "-s", "aiohttp", "-s", "webkit", "-s", "nginx",
              "--scenarios", "static-16k,static-1m", "--json", str(out / "static.json")]
@@ -97,6 +99,19 @@ def main() -> int:
             ]
         )
     return _run_all(runs)
+
+
+def _ensure_nginx() -> bool:
+    """nginx is the static-file reference: install Debian's nginx-light when it is missing."""
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        return True
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print("benchmarks: nginx is missing; install it (apt-get install -y nginx-light)")
+        return False
+    print("+ apt-get install -y nginx-light", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=False)
+    return result.returncode == 0
 
 
 def _run_all(runs: list[list[str]]) -> int:
