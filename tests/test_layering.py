@@ -31,6 +31,11 @@ def roots(modules: set[str]) -> set[str]:
         ("import webkit.web", {"webkit.cli", "webkit.devtools", "click", "rich", "watchfiles"}),
         ("import webkit.testing", {"webkit.cli", "webkit.devtools", "click", "rich"}),
         ("import webkit", {"webkit.web", "webkit.http", "yarl", "click"}),
+        ("import webkit.devtools.child_main", {"click", "rich", "watchfiles", "webkit.cli"}),
+        (
+            "import webkit.devtools.appref, webkit.devtools.supervisor",
+            {"click", "rich", "webkit.cli"},
+        ),
     ],
 )
 def test_room_does_not_load_rooms_above(code: str, forbidden: set[str]) -> None:

@@ -24,3 +24,8 @@ def cli() -> None:
 def main() -> None:
     """Entry point of the ``webkit`` console script and ``python -m webkit``."""
     cli(prog_name="webkit")
+
+
+from webkit.cli.runserver import runserver  # noqa: E402 - imports only click at module level
+
+cli.add_command(runserver)
