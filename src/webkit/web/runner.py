@@ -394,8 +394,9 @@ class BaseSite:
         """Stop listening (step 1 of graceful shutdown); open connections are left alone."""
         server = self._server
         if server is not None:
-            server.close()
             self._server = None
+            await _stop_accepting(server)
+            server.close()
         self._runner._unreg_site(self)
 
     def _protocol_factory(self) -> Server:
@@ -403,6 +404,23 @@ class BaseSite:
         if server is None:
             raise RuntimeError("the runner was cleaned up")
         return server
+
+
+async def _stop_accepting(server: asyncio.Server) -> None:
+    """Stop accepting before the asyncio Server is closed.
+
+    On a selector loop, asyncio builds an accepted connection's transport in a task of its own;
+    if the Server is closed in between, that connection is dropped silently and its client is
+    reset when the process exits (CPython 3.11). Removing the listening sockets' readers first,
+    then letting those tasks run, keeps every accepted connection. Other loops (uvloop) make
+    transports at once and need nothing.
+    """
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, asyncio.SelectorEventLoop):
+        return
+    if any([loop.remove_reader(sock.fileno()) for sock in server.sockets]):
+        for _ in range(4):
+            await asyncio.sleep(0)
 
 
 class TCPSite(BaseSite):
