@@ -303,8 +303,14 @@ class _Trusted:
         return False
 
 
-def _untrusted_peer(request: Request, header: str) -> ForwardedError:
-    return ForwardedError(
+def _peer_trusted(trust: _Trusted, on_untrusted: str, request: Request, header: str) -> bool:
+    """Whether the direct peer is a trusted proxy; an untrusted one is refused (400) in
+    ``"reject"`` mode, or reported False so the request passes unchanged in ``"ignore"``."""
+    if trust.peer(request.remote):
+        return True
+    if on_untrusted == "ignore":
+        return False
+    raise ForwardedError(
         text=f"Request from {request.remote or 'a Unix socket'} did not come through a trusted "
         f"proxy: {header} not applied"
     )
@@ -382,10 +388,8 @@ def forwarded_strict(
 
     @middleware
     async def forwarded_strict_middleware(request: Request, handler: Handler) -> StreamResponse:
-        if not trust.peer(request.remote):
-            if on_untrusted == "ignore":
-                return await handler(request)
-            raise _untrusted_peer(request, "Forwarded")
+        if not _peer_trusted(trust, on_untrusted, request, "Forwarded"):
+            return await handler(request)
         values = request.headers.getall("Forwarded", ())
         if not values:
             return await handler(request)
@@ -468,10 +472,8 @@ def x_forwarded_strict(
 
     @middleware
     async def x_forwarded_strict_middleware(request: Request, handler: Handler) -> StreamResponse:
-        if not trust.peer(request.remote):
-            if on_untrusted == "ignore":
-                return await handler(request)
-            raise _untrusted_peer(request, "X-Forwarded-*")
+        if not _peer_trusted(trust, on_untrusted, request, "X-Forwarded-*"):
+            return await handler(request)
         remote = None
         proxies = 1
         chain = _split_list(request.headers.getall("X-Forwarded-For", ()))

@@ -275,11 +275,8 @@ class GunicornWebWorker(Worker):  # type: ignore[misc]  # gunicorn is untyped
         seconds to begin one before the idle ones are closed.
         """
         loop = asyncio.get_running_loop()
-        if self._stop_accepting(loop):
-            for _ in range(2):  # the accepted sockets become transports, then connections
-                await asyncio.sleep(0)
         for site in list(runner.sites):
-            await site.stop()
+            await site.stop()  # stops accepting first, so no accepted connection is dropped
         server = runner.server
         if server is None or self._hurry.is_set():
             return
@@ -308,18 +305,6 @@ class GunicornWebWorker(Worker):  # type: ignore[misc]  # gunicorn is untyped
             return None
         context: SSLContext = gunicorn_ssl_context(self.cfg)
         return context
-
-    def _stop_accepting(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Stop reading the listening sockets, before their asyncio servers are closed.
-
-        asyncio's ``Server.close()`` drops a connection accepted in the same loop tick: its
-        transport is made a tick later, fails on the closed server, and the socket leaks until
-        the process exits and the kernel resets it. Not accepting first, then letting what was
-        accepted become transports, avoids that (uvloop makes its transports at once).
-        """
-        if not isinstance(loop, asyncio.SelectorEventLoop):
-            return False
-        return any([loop.remove_reader(listener.sock.fileno()) for listener in self.sockets])
 
     async def _heartbeat(self, runner: AppRunner) -> None:
         """Tell the master we live, once a second, until told to stop or done with our share."""
