@@ -16,16 +16,16 @@ import click
 from webkit.cli.errors import CLIError, from_devtools
 
 if TYPE_CHECKING:
-    from webkit.devtools.supervisor import Event
+    from webkit.devtools.events import Event
 
 __all__ = ["runserver"]
 
 
 def _render(reload: bool, event: Event) -> None:
-    from webkit.devtools.supervisor import ChildFailed, ChildReady, Reloading, Started
+    from webkit.devtools.events import ChildFailed, ChildReady, Reloading, Started
 
     if isinstance(event, Started):
-        watching = f"watching {event.watch}" if event.watch is not None else "reload off"
+        watching = f"watching {', '.join(map(str, event.watch))}" if event.watch else "reload off"
         click.echo(f"webkit runserver: {event.app} at {event.url} ({watching}); Ctrl-C to quit")
     elif isinstance(event, Reloading):
         click.echo(f"Change in {', '.join(event.changes)}: restarting")

@@ -16,55 +16,17 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
 from webkit.devtools.appref import AppRef
 from webkit.devtools.errors import AppRefError, AppStartError, DevServerError, PortInUseError
+from webkit.devtools.events import ChildFailed, ChildReady, Event, Reloading, Started
 
-__all__ = [
-    "ChildFailed",
-    "ChildReady",
-    "Event",
-    "Reloading",
-    "Started",
-    "Supervisor",
-    "bind_socket",
-]
+__all__ = ["Supervisor", "bind_socket"]
 
 KILL_TIMEOUT = 3.0  # seconds after SIGTERM before SIGKILL; the child's own limit is shorter
-
-
-@dataclass(frozen=True)
-class Started:
-    url: str
-    app: str
-    watch: Path | None
-
-
-@dataclass(frozen=True)
-class ChildReady:
-    pid: int
-    elapsed: float
-    changes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Reloading:
-    changes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ChildFailed:
-    kind: str  # "usage", "user" or "crash"
-    message: str
-    hint: str = ""
-    traceback: str = ""
-
-
-Event = Started | ChildReady | Reloading | ChildFailed
 
 
 class PythonFilter(DefaultFilter):
@@ -149,7 +111,7 @@ class Supervisor:
             host = f"[{self.host}]" if ":" in self.host else self.host
             url = f"http://{host}:{self._sock.getsockname()[1]}/"
             watch = self.ref.watch_dir if self.reload else None
-            self.on_event(Started(url, self.ref.display, watch))
+            self.on_event(Started(url, self.ref.display, () if watch is None else (watch,)))
             if watch is not None:
                 watcher = asyncio.create_task(self._watch(watch, watch_stop))
                 await asyncio.sleep(0)  # arm the watcher before the first child starts
