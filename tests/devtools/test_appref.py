@@ -310,3 +310,209 @@ def test_exception_in_factory_is_user_code(project: Path) -> None:
 def test_load_does_not_confuse_ref_types() -> None:
     ref = AppRef("x:y", "x", None, "y")
     assert ref.display == "x:y"
+
+
+# --- factory calls: module:factory(literal, key=literal) ---------------------------------------
+
+
+FACTORY = """
+from webkit import web
+from marks import NAME
+def create_app(env, *, debug=False, names=(), cfg=None):
+    app = web.Application()
+    app[NAME] = repr((env, debug, names, cfg))
+    return app
+async def make_async(env: str, port: int = 0) -> web.Application:
+    app = web.Application()
+    app[NAME] = repr((env, port))
+    return app
+def mutate(items):
+    items.append("x")
+    app = web.Application()
+    app[NAME] = repr(items)
+    return app
+application = web.Application()
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "attr", "args", "kwargs"),
+    [
+        ("pkg.mod:create_app()", "create_app", (), ()),
+        ('pkg.mod:create_app("dev", debug=True)', "create_app", ("dev",), (("debug", True),)),
+        (
+            'pkg.mod:make(port=3, names=["a", "b"])',
+            "make",
+            (),
+            (("port", 3), ("names", ["a", "b"])),
+        ),
+        ('pkg.mod:make("http://x:80/a")', "make", ("http://x:80/a",), ()),
+        (
+            "pkg.mod:make({'a': {'b': [1, (2, 3)]}, 'c:d': None})",
+            "make",
+            ({"a": {"b": [1, (2, 3)]}, "c:d": None},),
+            (),
+        ),
+        (
+            "pkg.mod:make(-1, 2.5, b'x', {1, 2}, url='a:b')",
+            "make",
+            (-1, 2.5, b"x", {1, 2}),
+            (("url", "a:b"),),
+        ),
+        ("pkg.mod:make('\"):x(')", "make", ('"):x(',), ()),
+    ],
+)
+def test_parse_calls(
+    project: Path, spec: str, attr: str, args: tuple[object, ...], kwargs: tuple[object, ...]
+) -> None:
+    ref = parse(spec)
+    assert (ref.module, ref.attr, ref.args, ref.kwargs, ref.is_call) == (
+        "pkg.mod",
+        attr,
+        args,
+        kwargs,
+        True,
+    )
+    assert ref.spec == spec
+
+
+def test_parse_call_on_file_and_directory(project: Path) -> None:
+    write(project / "dir" / "app.py", FACTORY)
+    ref = parse('dir/app.py:create_app("dev")')
+    assert (ref.path, ref.attr, ref.args) == (project / "dir" / "app.py", "create_app", ("dev",))
+    assert parse('dir:create_app("dev")').path == project / "dir" / "app.py"
+
+
+def test_plain_attr_is_no_call(project: Path) -> None:
+    ref = parse("pkg.mod:create_app")
+    assert (ref.args, ref.kwargs, ref.is_call) == ((), (), False)
+    assert ref.display == "pkg.mod:create_app"
+
+
+def test_display_shows_the_call(project: Path) -> None:
+    assert parse('pkg.mod:f( "dev" ,debug = True)').display == "pkg.mod:f('dev', debug=True)"
+    assert parse("pkg.mod:f()").display == "pkg.mod:f()"
+
+
+def test_call_ref_stays_hashable(project: Path) -> None:
+    ref = parse('pkg.mod:f(["a"], cfg={"k": [1]})')
+    assert hash(ref) == hash(parse('pkg.mod:f(["a"], cfg={"k": [1]})'))
+    assert ref == parse('pkg.mod:f(["a"], cfg={"k": [1]})')
+    assert ref != parse('pkg.mod:f(["b"], cfg={"k": [1]})')
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("pkg.mod:create_app(os.environ)", "os.environ in APP"),
+        ("pkg.mod:create_app(env=os.environ['X'])", "is not a literal"),
+        ("pkg.mod:create_app(*x)", "unpacks *x"),
+        ("pkg.mod:create_app(**x)", "unpacks **x"),
+        ("pkg.mod:create_app(1 + 2)", "1 + 2 in APP"),
+        ("pkg.mod:create_app(f())", "f() in APP"),
+        ("pkg.mod:create_app({[1]: 2})", "is not a literal"),
+        ("pkg.mod:create_app(a=1, a=2)", "repeats the keyword argument 'a'"),
+        ("pkg.mod:create_app('dev'", "was never closed"),
+        ("pkg.mod:create_app(a=1, 2)", "not a Python name or call"),
+        ("pkg.mod:obj.create_app()", "'obj.create_app' in APP"),
+        ("pkg.mod:make()()", "'make()' in APP"),
+        ("pkg.mod:obj.attr", "not a Python name"),
+        (":create_app()", "names no module"),
+    ],
+)
+def test_parse_bad_calls(project: Path, spec: str, words: str) -> None:
+    with pytest.raises(AppRefSyntaxError) as info:
+        parse(spec)
+    assert words in info.value.message
+    assert "\n" not in info.value.message
+    assert info.value.hint
+
+
+def test_path_holding_a_colon_wins_when_it_exists(project: Path) -> None:
+    write(project / "a:b(1)" / "app.py", FACTORY)
+    ref = parse("a:b(1):create_app('x')")
+    assert (ref.path, ref.attr, ref.args) == (project / "a:b(1)" / "app.py", "create_app", ("x",))
+
+
+def test_load_factory_with_arguments(project: Path) -> None:
+    write(project / "app.py", FACTORY)
+    app = load('app.py:create_app("dev", debug=True, names=["a", "b"], cfg={"url": "http://x"})')
+    assert name_of(app) == repr(("dev", True, ["a", "b"], {"url": "http://x"}))
+
+
+def test_load_async_factory_with_arguments(project: Path) -> None:
+    write(project / "pkg" / "__init__.py", "")
+    write(project / "pkg" / "mod.py", FACTORY)
+    assert name_of(load("pkg.mod:make_async('prod', port=3)")) == repr(("prod", 3))
+
+
+def test_factory_gets_a_copy_of_mutable_arguments(project: Path) -> None:
+    write(project / "app.py", FACTORY)
+    ref = parse("app.py:mutate(['a'])")
+    assert name_of(asyncio.run(load_app(ref))) == repr(["a", "x"])
+    assert name_of(asyncio.run(load_app(ref))) == repr(["a", "x"])
+    assert ref.args == (["a"],)
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason", "signature"),
+    [
+        ("app.py:create_app()", "missing a required argument: 'env'", "create_app(env, *, "),
+        ("app.py:create_app", "missing a required argument: 'env'", "create_app(env, *, "),
+        ("app.py:create_app('a', 'b')", "too many positional arguments", "debug=False"),
+        ("app.py:create_app('a', verbose=1)", "unexpected keyword argument 'verbose'", "cfg=None"),
+        (
+            "app.py:make_async(port=1)",
+            "missing a required argument: 'env'",
+            "make_async(env, port=0)",
+        ),
+    ],
+)
+def test_wrong_arguments(project: Path, spec: str, reason: str, signature: str) -> None:
+    write(project / "app.py", FACTORY)
+    with pytest.raises(FactoryArgumentsError) as info:
+        load(spec)
+    assert reason in info.value.message
+    assert spec.partition(":")[2].partition("(")[0] in info.value.message
+    assert signature in info.value.hint
+    assert ":" not in info.value.hint.partition("signature is ")[2].partition(";")[0]
+
+
+def test_wrong_arguments_message_shows_the_call(project: Path) -> None:
+    write(project / "app.py", FACTORY)
+    with pytest.raises(FactoryArgumentsError) as info:
+        load("app.py:create_app('a', verbose=1)")
+    assert info.value.message.startswith(
+        "factory 'create_app' cannot be called with ('a', verbose=1): "
+    )
+    assert info.value.hint == "its signature is create_app(env, *, debug=False, names=(), cfg=None)"
+
+
+def test_application_takes_no_arguments(project: Path) -> None:
+    write(project / "app.py", FACTORY)
+    for spec in ("app.py:application(1)", "app.py:application()"):
+        with pytest.raises(NotAnAppError) as info:
+            load(spec)
+        assert "'application' is an Application; it takes no arguments" in info.value.message
+        assert info.value.hint == f"drop the call: {project / 'app.py'}:application"
+
+
+def test_calling_a_non_callable(project: Path) -> None:
+    write(project / "app.py", "app = 42\n")
+    with pytest.raises(NotAnAppError) as info:
+        load("app.py:app(1)")
+    assert "int" in info.value.message
+
+
+def test_factory_raising_with_arguments_is_user_code(project: Path) -> None:
+    write(
+        project / "app.py",
+        """
+        def create_app(env):
+            raise RuntimeError(f"no config for {env}")
+        """,
+    )
+    with pytest.raises(UserCodeError) as info:
+        load("app.py:create_app('dev')")
+    assert info.value.message == "RuntimeError: no config for dev"
+    assert_user_frames_only(info.value, "app.py")

@@ -3,7 +3,8 @@
 Forms: ``package.module:attr``, ``path/to/file.py:attr``, ``path/to/file.py``, a directory (then
 ``app.py`` or ``main.py`` inside it). ``attr`` is an `Application`, a zero-argument factory or an
 async factory; without ``attr`` the single Application of the module is used, else a factory named
-``create_app``, ``app_factory`` or ``init_app``.
+``create_app``, ``app_factory`` or ``init_app``. ``attr`` may also be a call with literal
+arguments, ``app.py:create_app("dev", debug=True)``, calling the factory with them.
 
 `parse` only looks at the file system and never imports; `load_app` imports the user's code and so
 runs only in the runserver child (or in one-shot commands).
@@ -11,12 +12,14 @@ runs only in the runserver child (or in one-shot commands).
 
 from __future__ import annotations
 
+import ast
+import copy
 import importlib
 import importlib.util
 import inspect
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,12 +44,19 @@ _WEBKIT_DIR = str(Path(__file__).resolve().parent.parent)
 
 @dataclass(frozen=True)
 class AppRef:
-    """A parsed APP argument: a module name or a file, and an optional attribute."""
+    """A parsed APP argument: a module name or a file, an optional attribute, and the literal
+    arguments when APP calls it (``is_call``; ``create_app()`` is a call with no arguments).
+    """
 
     spec: str
     module: str | None
     path: Path | None
     attr: str | None
+    # Literal values may be lists or dicts: left out of the hash (``spec`` already tells calls
+    # apart) so that an AppRef stays hashable whatever the arguments.
+    args: tuple[Any, ...] = field(default=(), hash=False)
+    kwargs: tuple[tuple[str, Any], ...] = field(default=(), hash=False)
+    is_call: bool = False
 
     @property
     def watch_dir(self) -> Path:
@@ -54,9 +64,24 @@ class AppRef:
         return self.path.parent if self.path is not None else Path.cwd()
 
     @property
+    def target(self) -> str:
+        """The file or module part, without the attribute."""
+        return str(self.path) if self.path is not None else str(self.module)
+
+    @property
     def display(self) -> str:
-        target = str(self.path) if self.path is not None else str(self.module)
-        return f"{target}:{self.attr}" if self.attr else target
+        if not self.attr:
+            return self.target
+        return f"{self.target}:{self.attr}{self.call_text}"
+
+    @property
+    def call_text(self) -> str:
+        """``(arg, key=value)`` as APP gives it (normalised), or ``""`` when APP is no call."""
+        if not self.is_call:
+            return ""
+        parts = [repr(value) for value in self.args]
+        parts += [f"{key}={value!r}" for key, value in self.kwargs]
+        return f"({', '.join(parts)})"
 
 
 def _is_module_name(text: str) -> bool:
@@ -71,26 +96,130 @@ def parse(spec: str, cwd: Path | None = None) -> AppRef:
         AppNotFoundError: the file or directory does not exist, or the directory has no app file.
     """
     base = cwd or Path.cwd()
-    target, sep, attr = spec.rpartition(":")
-    if not sep or "/" in attr or "\\" in attr:
-        target, attr = spec, ""
-    if sep and not attr.isidentifier() and attr != "":
-        raise AppRefSyntaxError(
-            f"{attr!r} in APP {spec!r} is not a Python name",
-            "write APP as module:attr or path/to/file.py:attr",
-        )
+    target, expr = _split(spec, base)
+    attr, args, kwargs, is_call = (
+        _attr_call(expr, spec) if expr is not None else (None, (), (), False)
+    )
     if not target:
         raise AppRefSyntaxError(f"APP {spec!r} names no module or file", "e.g. app.py:app")
     candidate = base / target
     looks_like_path = target.endswith(".py") or "/" in target or "\\" in target
     if candidate.exists() or looks_like_path:
-        return AppRef(spec, None, _app_file(candidate, spec), attr or None)
+        return AppRef(spec, None, _app_file(candidate, spec), attr, args, kwargs, is_call)
     if not _is_module_name(target):
         raise AppRefSyntaxError(
             f"APP {spec!r} is neither a module name nor an existing path",
             "write APP as package.module:attr, path/to/file.py:attr or a directory",
         )
-    return AppRef(spec, target, None, attr or None)
+    return AppRef(spec, target, None, attr, args, kwargs, is_call)
+
+
+def _split(spec: str, base: Path) -> tuple[str, ast.expr | None]:
+    """Split APP into its target and the parsed attribute expression (None: no attribute).
+
+    The arguments may hold ':' themselves ("http://x", dict literals), so rather than scanning
+    for quotes and brackets, every ':' is tried: only the right one leaves a suffix that parses
+    as a name or a call, since any ':' inside the call leaves an unbalanced bracket or quote.
+    """
+    splits: list[tuple[str, ast.expr | None]] = []
+    for index, char in enumerate(spec):
+        if char != ":":
+            continue
+        target, suffix = spec[:index], spec[index + 1 :]
+        if not suffix:
+            splits.append((target, None))
+            continue
+        node = _parse_expression(suffix)
+        if isinstance(node, ast.Name | ast.Call):
+            splits.append((target, node))
+    # Should a path itself hold a ':' that also yields a parseable suffix, the one that exists
+    # on disk wins; otherwise the leftmost, as module names have no ':'.
+    for target, node in splits:
+        if target and _exists(base / target):
+            return target, node
+    if splits:
+        return splits[0]
+    target, sep, suffix = spec.partition(":")
+    if not sep or (("/" in suffix or "\\" in suffix) and "(" not in suffix):
+        return spec, None  # a path with a ':' in it, as the rpartition-based parser allowed
+    reason = _syntax_reason(suffix)
+    raise AppRefSyntaxError(
+        f"{suffix!r} in APP {spec!r} is not a Python name or call{reason}",
+        'write APP as module:attr, path/to/file.py:attr or file.py:factory("literal", key=1)',
+    )
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a null byte: not this split, anyway
+        return False
+
+
+def _parse_expression(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError):  # ValueError: null bytes, on Python 3.11
+        return None
+
+
+def _syntax_reason(text: str) -> str:
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        return f" ({exc.msg})"
+    except ValueError as exc:
+        return f" ({exc})"
+    return ""
+
+
+_ARGS_HINT = (
+    "factory arguments must be literals (strings, numbers, True/False/None, lists, tuples, "
+    "dicts, sets); compute anything else inside the factory"
+)
+
+
+def _attr_call(
+    node: ast.expr, spec: str
+) -> tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], bool]:
+    if isinstance(node, ast.Name):
+        return node.id, (), (), False
+    assert isinstance(node, ast.Call)  # _split keeps only names and calls
+    if not isinstance(node.func, ast.Name):
+        raise AppRefSyntaxError(
+            f"{ast.unparse(node.func)!r} in APP {spec!r} is not a Python name",
+            'call a factory by its name: module:factory("literal", key=1)',
+        )
+    args = tuple(_literal(arg, spec) for arg in node.args)
+    kwargs: list[tuple[str, Any]] = []
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise AppRefSyntaxError(
+                f"APP {spec!r} unpacks **{ast.unparse(keyword.value)}; write the arguments out",
+                _ARGS_HINT,
+            )
+        if any(key == keyword.arg for key, _ in kwargs):
+            # Python rejects this only when compiling, after ast.parse has accepted it.
+            raise AppRefSyntaxError(
+                f"APP {spec!r} repeats the keyword argument {keyword.arg!r}",
+                "give each keyword argument once",
+            )
+        kwargs.append((keyword.arg, _literal(keyword.value, spec)))
+    return node.func.id, args, tuple(kwargs), True
+
+
+def _literal(node: ast.expr, spec: str) -> Any:
+    if isinstance(node, ast.Starred):
+        raise AppRefSyntaxError(
+            f"APP {spec!r} unpacks *{ast.unparse(node.value)}; write the arguments out",
+            _ARGS_HINT,
+        )
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):  # TypeError: {[1]: 2}
+        raise AppRefSyntaxError(
+            f"argument {ast.unparse(node)} in APP {spec!r} is not a literal", _ARGS_HINT
+        ) from None
 
 
 def _app_file(candidate: Path, spec: str) -> Path:
@@ -121,7 +250,7 @@ async def load_app(ref: AppRef) -> Application:
     """
     module = _import(ref)
     name, obj = _find(module, ref)
-    return await _build(name, obj)
+    return await _build(name, obj, ref)
 
 
 def _import(ref: AppRef) -> ModuleType:
@@ -228,25 +357,33 @@ def _find(module: ModuleType, ref: AppRef) -> tuple[str, Any]:
     )
 
 
-async def _build(name: str, obj: Any) -> Application:
+async def _build(name: str, obj: Any, ref: AppRef) -> Application:
     if isinstance(obj, Application):
+        if ref.is_call:
+            raise NotAnAppError(
+                f"{name!r} is an Application; it takes no arguments (APP {ref.spec!r})",
+                f"drop the call: {ref.target}:{name}",
+            )
         return obj
     if not callable(obj):
         raise NotAnAppError(
             f"{name!r} is a {type(obj).__name__}, not an Application or a factory",
             "point APP at a web.Application or a function returning one",
         )
+    # Copies, so that a factory mutating a list it was given cannot change the AppRef.
+    args = copy.deepcopy(ref.args)
+    kwargs = copy.deepcopy(dict(ref.kwargs))
     try:
-        inspect.signature(obj).bind()
-    except TypeError as exc:
-        raise FactoryArgumentsError(
-            f"factory {name!r} cannot be called without arguments: {exc}",
-            "give its parameters defaults, or wrap it in a zero-argument function",
-        ) from None
-    except ValueError:  # no signature (a builtin); let the call decide
-        pass
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):  # no signature (a builtin); let the call decide
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise _arguments_error(name, signature, ref, exc) from None
     try:
-        result = obj()
+        result = obj(*args, **kwargs)
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
@@ -257,6 +394,22 @@ async def _build(name: str, obj: Any) -> Application:
             "return the web.Application from the factory",
         )
     return result
+
+
+def _arguments_error(
+    name: str, signature: inspect.Signature, ref: AppRef, exc: TypeError
+) -> FactoryArgumentsError:
+    # Annotations make the hint long and, under `from __future__ import annotations`, quoted;
+    # names, kinds and defaults are what the user needs to write the call.
+    bare = signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty,
+    )
+    given = f"with {ref.call_text}" if ref.args or ref.kwargs else "without arguments"
+    hint = f"its signature is {name}{bare}"
+    if not ref.is_call:
+        hint += f"; pass literal arguments in APP: {ref.target}:{name}(...)"
+    return FactoryArgumentsError(f"factory {name!r} cannot be called {given}: {exc}", hint)
 
 
 def user_code_error(exc: BaseException) -> UserCodeError:

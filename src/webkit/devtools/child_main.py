@@ -1,92 +1,218 @@
-"""The runserver child: load the user's app and serve it on the socket the parent bound.
+"""The runserver child: a standby interpreter that loads the user's app when told, then serves it.
 
-Run as ``python -m webkit.devtools.child_main SOCK_FD CONTROL_FD APP``. It imports only
-``webkit.web``, the user's app and the stdlib. It reports one JSON line on the control socket:
-``{"event": "ready"}`` or ``{"event": "failed", "kind": "usage"|"user", ...}``. SIGTERM runs the
-graceful shutdown (on_shutdown, on_cleanup); end-of-file on the control socket means the parent
-died, and the child shuts down the same way.
+Run as ``python -m webkit.devtools.child_main SOCK_FD CONTROL_FD PARENT_PID``. It imports only
+``webkit.web``, the dev-server hooks and the stdlib before it is told to go, so the parent can
+start it ahead of time: a restart then costs the user's own imports, not the interpreter's start
+and the framework's (about 150 ms together).
+
+The control socket (SOCK_SEQPACKET, one JSON message per packet) carries, from the parent,
+``{"command": "preload", "modules": [...]}`` (third-party modules the app used last time) and
+``{"command": "go", "spec": APP, ...}``; to the parent, ``standby``, ``ready`` (with the modules
+to preload next time), ``failed``, ``request`` (one per request served) and ``livereload`` (a
+browser's socket, handed over). SIGTERM runs the graceful shutdown (on_shutdown, on_cleanup);
+end-of-file on the control socket, or the parent-death signal, means the parent died.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import json
+import os
 import signal
 import socket
 import sys
+import sysconfig
+from pathlib import Path
 from typing import Any
 
 from webkit.devtools.appref import load_app, parse, user_code_error
 from webkit.devtools.errors import AppRefError, UserCodeError
-from webkit.web import AppRunner, SockSite
+from webkit.devtools.inject import Send, access_logger_class, install, sender
+from webkit.web import Application, AppRunner, SockSite
 
 __all__ = ["SHUTDOWN_TIMEOUT", "main"]
 
 # Seconds running handlers get during a restart; the parent kills after a little more.
 SHUTDOWN_TIMEOUT = 1.0
-# Longest wait for connections accepted just before SIGTERM to send their first request.
+# Connections accepted this recently that have not sent a request yet are given this long to send
+# it before shutdown closes them as idle.
 SETTLE_TIMEOUT = 0.2
 EXIT_FAILED = 3
+_LIBRARY_DIRS = tuple(
+    {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 
 
-def _send(control: socket.socket, message: dict[str, Any]) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM us when the parent dies, even by SIGKILL mid-import of user code."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
-        control.sendall(json.dumps(message).encode() + b"\n")
-    except OSError:
-        pass  # the parent is gone; we are about to exit anyway
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
-async def _serve(listener: socket.socket, control: socket.socket, spec: str) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+def _is_library(module: Any) -> bool:
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and (
+        path.startswith(_LIBRARY_DIRS) or "site-packages" in path or "dist-packages" in path
+    )
 
-    def parent_gone() -> None:
+
+def library_modules() -> list[str]:
+    """Imported modules that live in the stdlib or site-packages: safe to import ahead of time."""
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if name != "__main__" and not name.startswith("webkit") and _is_library(module)
+    ]
+
+
+def _preload(names: list[str]) -> None:
+    for name in names:
+        if name in sys.modules:
+            continue
+        # Only a warm-up: whatever fails here will fail (or not) the same way in the user's import.
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+def _templates(app: Application) -> dict[str, Any]:
+    """Whether the app's Jinja2 environments re-read changed templates, and where they live."""
+    environment_module = sys.modules.get("webkit.templates.environment")
+    if environment_module is None:
+        return {"auto_reload": False, "dirs": []}
+    key = environment_module.APP_KEY
+    dirs: list[str] = []
+    auto_reload = True
+    found = False
+    for each in (app, *getattr(app, "_subapps", ())):
+        env = each.get(key)
+        if env is None:
+            continue
+        found = True
+        auto_reload = auto_reload and bool(getattr(env, "auto_reload", False))
+        dirs += [str(Path(p).resolve()) for p in getattr(env.loader, "searchpath", ())]
+    return {"auto_reload": found and auto_reload, "dirs": dirs}
+
+
+class _Control:
+    """The child's end of the control socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.send: Send = sender(sock)
+        self.messages: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        sock.setblocking(False)
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
         try:
-            data = control.recv(4096)
+            data = self.sock.recv(1 << 20)
         except BlockingIOError:
             return
         except OSError:
             data = b""
         if not data:
-            loop.remove_reader(control.fileno())
-            stop.set()
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.messages.put_nowait(None)  # the parent is gone
+            return
+        with contextlib.suppress(ValueError):
+            self.messages.put_nowait(json.loads(data))
 
-    control.setblocking(False)
-    loop.add_reader(control.fileno(), parent_gone)
+
+async def _run(listener: socket.socket, control_sock: socket.socket) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    control = _Control(control_sock)
+    while True:
+        message = await _next(control, stop)
+        if message is None:
+            return 0
+        if message.get("command") == "preload":
+            _preload([str(name) for name in message.get("modules", ())])
+            control.send({"event": "standby"}, [])
+        elif message.get("command") == "go":
+            return await _serve(listener, control, message, stop)
+
+
+async def _next(control: _Control, stop: asyncio.Event) -> dict[str, Any] | None:
+    """The next message from the parent; None when we must stop."""
+    getting = asyncio.ensure_future(control.messages.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not getting.done():
+        getting.cancel()
+        return None
+    return getting.result()
+
+
+async def _serve(
+    listener: socket.socket, control: _Control, go: dict[str, Any], stop: asyncio.Event
+) -> int:
+    watcher = asyncio.ensure_future(_watch_parent(control, stop))
+    static = go.get("static")
     try:
-        app = await load_app(parse(spec))
-        runner = AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        app = await load_app(parse(str(go["spec"])))
+        install(
+            app,
+            control.send,
+            livereload=bool(go.get("livereload", True)),
+            static=(str(static[0]), Path(static[1])) if static else None,
+        )
+        runner = AppRunner(
+            app,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            access_log_class=access_logger_class(control.send),
+        )
         try:
             await runner.setup()
         except Exception as exc:  # a failing on_startup is the user's bug
             raise user_code_error(exc) from None
     except AppRefError as exc:
-        _send(
-            control, {"event": "failed", "kind": "usage", "message": exc.message, "hint": exc.hint}
+        control.send(
+            {"event": "failed", "kind": "usage", "message": exc.message, "hint": exc.hint}, []
         )
         return EXIT_FAILED
     except UserCodeError as exc:
-        _send(
-            control,
+        control.send(
             {
                 "event": "failed",
                 "kind": "user",
                 "message": exc.message,
                 "traceback": exc.traceback_text,
             },
+            [],
         )
         return EXIT_FAILED
     try:
         site = SockSite(runner, listener, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await site.start()
-        _send(control, {"event": "ready"})
+        control.send(
+            {"event": "ready", "modules": library_modules(), "templates": _templates(app)}, []
+        )
         await stop.wait()
         await site.stop()  # stops accepting first, so no accepted connection is dropped
         await _settle(runner)
     finally:
         await runner.cleanup()
+        watcher.cancel()
     return 0
+
+
+async def _watch_parent(control: _Control, stop: asyncio.Event) -> None:
+    while await control.messages.get() is not None:
+        pass
+    stop.set()
 
 
 async def _settle(runner: AppRunner) -> None:
@@ -95,21 +221,28 @@ async def _settle(runner: AppRunner) -> None:
     asyncio accepts greedily from the shared backlog; graceful shutdown closes connections that
     have not begun a request as idle, which resets a client whose request is already on its way.
     Those requests are answered by this child instead (connections still in the backlog wait for
-    the next child).
+    the next child). Connections idle for longer (a browser's spare socket) are not waited for.
     """
     server = runner.server
     if server is None:
         return
-    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
-    while any(conn.head_started == 0.0 and not conn.closing for conn in server.connections):
-        if asyncio.get_running_loop().time() >= deadline:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT
+    while any(
+        conn.head_started == 0.0
+        and not conn.closing
+        and conn.last_active > deadline - 2 * SETTLE_TIMEOUT
+        for conn in server.connections
+    ):
+        if loop.time() >= deadline:
             return
         await asyncio.sleep(0.002)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve APP on the inherited socket until SIGTERM or the parent's death."""
-    sock_fd, control_fd, spec = (argv if argv is not None else sys.argv[1:])[:3]
+    """Wait for the parent's word, then serve the app on the inherited socket."""
+    sock_fd, control_fd, parent = (argv if argv is not None else sys.argv[1:])[:3]
+    _die_with_parent(int(parent))
     # Ctrl-C reaches the whole process group; the parent decides when the child stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A .pyc is trusted when the source's mtime (in seconds) and size match, so a same-size edit
@@ -118,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     listener = socket.socket(fileno=int(sock_fd))
     control = socket.socket(fileno=int(control_fd))
     try:
-        return asyncio.run(_serve(listener, control, spec))
+        return asyncio.run(_run(listener, control))
     finally:
         control.close()
 

@@ -1,8 +1,11 @@
-"""The runserver parent: bind once, run the app in a child, restart it when Python files change.
+"""The runserver parent: bind once, run the app in a child, restart or live-reload on change.
 
 It never imports the user's code. The listening socket is bound here and inherited by every child,
 so a connection arriving during a restart waits in the backlog and is answered by the new child.
-Output is reported as events to a callback; ``webkit.cli`` renders them.
+The next child is always started ahead of time (a standby that has imported webkit and the app's
+libraries), so a restart costs only the user's own modules. Browsers' live-reload sockets are
+handed to this process and outlive every child. Output is reported as events to a callback;
+``webkit.cli`` renders them.
 """
 
 from __future__ import annotations
@@ -10,32 +13,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
+import os
 import signal
 import socket
-import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-
-from watchfiles import Change, DefaultFilter, awatch
+from typing import Any
 
 from webkit.devtools.appref import AppRef
+from webkit.devtools.child import Child
+from webkit.devtools.errorpage import ErrorPageServer
 from webkit.devtools.errors import AppRefError, AppStartError, DevServerError, PortInUseError
-from webkit.devtools.events import ChildFailed, ChildReady, Event, Reloading, Started
+from webkit.devtools.events import (
+    BrowserReload,
+    ChildExited,
+    ChildFailed,
+    ChildReady,
+    Event,
+    LiveReloadClient,
+    Reloading,
+    RequestDone,
+    Started,
+)
+from webkit.devtools.livereload import LiveReloadHub
+from webkit.devtools.watcher import ProjectFilter, classify, watch
 
-__all__ = ["Supervisor", "bind_socket"]
-
-KILL_TIMEOUT = 3.0  # seconds after SIGTERM before SIGKILL; the child's own limit is shorter
+__all__ = ["Options", "Supervisor", "bind_socket"]
 
 
-class PythonFilter(DefaultFilter):
-    """watchfiles' default ignores (VCS, __pycache__, venvs, editor files) plus: only ``.py``."""
+@dataclass(frozen=True)
+class Options:
+    """How the dev server runs (the CLI's options)."""
 
-    ignore_dirs = (*DefaultFilter.ignore_dirs, "venv", ".venv", "build", "dist")
-
-    def __call__(self, change: Change, path: str) -> bool:
-        return path.endswith(".py") and super().__call__(change, path)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reload: bool = True
+    livereload: bool = True
+    watch: tuple[Path, ...] = ()  # empty: the app's directory
+    ignore: tuple[str, ...] = ()
+    static: tuple[str, Path] | None = None  # (url prefix, directory)
+    env_file: Path | None = None  # re-read on change; its change restarts the app
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -52,8 +71,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
+            from webkit.devtools.ports import port_holder
+
+            holder = port_holder(port, host)
+            by = f" by {holder}" if holder else ""
             raise PortInUseError(
-                f"port {port} on {host} is already in use",
+                f"port {port} on {host} is already in use{by}",
                 f"stop the other server or pick another port: --port {port + 1}",
             ) from None
         raise DevServerError(
@@ -65,61 +88,72 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class Supervisor:
-    """Run the child, watch the project, restart on change; `run` returns when stopped.
+    """Run the child, watch the project, restart or live-reload on change; `run` returns when
+    stopped (SIGINT/SIGTERM or `stop`).
 
     Args:
         ref: the parsed APP (never imported here).
-        host: address to listen on.
-        port: port to listen on (0 picks a free one).
-        reload: watch ``ref.watch_dir`` and restart the child on Python changes.
-        on_event: receives `Started`, `Reloading`, `ChildReady` and `ChildFailed`.
+        options: host, port, reload, live reload, watch and static settings.
+        on_event: receives every `webkit.devtools.events` event.
     """
 
     def __init__(
-        self,
-        ref: AppRef,
-        host: str,
-        port: int,
-        *,
-        reload: bool = True,
-        on_event: Callable[[Event], None] | None = None,
+        self, ref: AppRef, options: Options, on_event: Callable[[Event], None] | None = None
     ) -> None:
         self.ref = ref
-        self.host = host
-        self.port = port
-        self.reload = reload
+        self.options = options
         self.on_event: Callable[[Event], None] = on_event or (lambda event: None)
+        self.roots = tuple(p.resolve() for p in options.watch) or (ref.watch_dir,)
         self._sock: socket.socket | None = None
-        self._proc: asyncio.subprocess.Process | None = None
-        self._control: socket.socket | None = None
         self._stop = asyncio.Event()
+        self._hub = LiveReloadHub(self._browser_changed)
+        self._errors: ErrorPageServer | None = None
+        self._current: Child | None = None
+        self._standby: asyncio.Task[Child] | None = None
+        self._preload: list[str] = []
+        self._templates: dict[str, Any] = {"auto_reload": False, "dirs": []}
+        self._failed = False
+        self._reload_pending = False
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def stop(self) -> None:
+        self._stop.set()
 
     async def run(self) -> None:
-        """Serve until SIGINT/SIGTERM.
+        """Serve until stopped.
 
         Raises:
             PortInUseError: the port is taken.
             AppRefError: the very first child found APP to be wrong (later ones only report).
+            AppStartError: the app failed to start and reload is off.
         """
-        self._sock = bind_socket(self.host, self.port)
+        options = self.options
+        self._sock = bind_socket(options.host, options.port)
+        self._errors = ErrorPageServer(self._sock, self._hub, livereload=options.livereload)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stop.set)
         watch_stop = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
         try:
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            url = f"http://{host}:{self._sock.getsockname()[1]}/"
-            watch = self.ref.watch_dir if self.reload else None
-            self.on_event(Started(url, self.ref.display, () if watch is None else (watch,)))
-            if watch is not None:
-                watcher = asyncio.create_task(self._watch(watch, watch_stop))
+            self.on_event(
+                Started(
+                    self._url(),
+                    self.ref.display,
+                    self.roots if options.reload else (),
+                    options.livereload,
+                    options.static,
+                    options.host in ("0.0.0.0", "::", ""),
+                )
+            )
+            if options.reload:
+                watcher = asyncio.create_task(self._watch(watch_stop))
                 await asyncio.sleep(0)  # arm the watcher before the first child starts
             first = await self._start_child(time.monotonic(), ())
             if isinstance(first, ChildFailed) and first.kind == "usage":
                 raise AppRefError(first.message, first.hint)
-            self.on_event(first)
-            if isinstance(first, ChildFailed) and not self.reload:
+            self._report(first)
+            if isinstance(first, ChildFailed) and not options.reload:
                 raise AppStartError("the app failed to start", "fix the error above and run again")
             await self._stop.wait()
         finally:
@@ -128,96 +162,243 @@ class Supervisor:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-            await self._stop_child()
+            await self._shutdown()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+
+    def _url(self) -> str:
+        assert self._sock is not None
+        host = self.options.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self._sock.getsockname()[1]}/"
+
+    async def _shutdown(self) -> None:
+        if self._errors is not None:
+            await self._errors.stop()
+        current, self._current = self._current, None
+        standby, self._standby = self._standby, None
+        stops: list[Coroutine[Any, Any, object]] = []
+        if current is not None:
+            stops.append(current.stop())
+        if standby is not None:
+            stops.append(_stop_standby(standby))
+        await asyncio.gather(*stops)
+        await self._hub.close()
+        if self._sock is not None:
             self._sock.close()
 
-    async def _watch(self, path: Path, stop: asyncio.Event) -> None:
-        async for changes in awatch(path, watch_filter=PythonFilter(), stop_event=stop, step=30):
-            names = _relative(path, (p for _, p in changes))
-            started = time.monotonic()
-            self.on_event(Reloading(names))
-            await self._stop_child()
-            if self._stop.is_set():
-                return
-            self.on_event(await self._start_child(started, names))
+    # -- children -------------------------------------------------------------------------------
+
+    def _spawn_standby(self) -> None:
+        if self._standby is None and not self._stop.is_set():
+            assert self._sock is not None
+            self._standby = asyncio.ensure_future(
+                Child.spawn(self._sock, list(self._preload), self._on_child_message)
+            )
+
+    async def _take_standby(self) -> Child:
+        self._spawn_standby()
+        task, self._standby = self._standby, None
+        assert task is not None
+        return await task
 
     async def _start_child(self, started: float, changes: tuple[str, ...]) -> Event:
-        assert self._sock is not None
-        mine, theirs = socket.socketpair()
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "webkit.devtools.child_main",
-                str(self._sock.fileno()),
-                str(theirs.fileno()),
-                self.ref.spec,
-                pass_fds=(self._sock.fileno(), theirs.fileno()),
-            )
-        finally:
-            theirs.close()
-        self._control = mine
-        return await self._first_report(mine, self._proc, started, changes)
-
-    async def _first_report(
-        self,
-        control: socket.socket,
-        proc: asyncio.subprocess.Process,
-        started: float,
-        changes: tuple[str, ...],
-    ) -> Event:
-        loop = asyncio.get_running_loop()
-        control.setblocking(False)
-        buffer = b""
-        while b"\n" not in buffer:
-            recv = asyncio.ensure_future(loop.sock_recv(control, 65536))
-            stopping = asyncio.ensure_future(self._stop.wait())
-            done, _ = await asyncio.wait({recv, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if recv not in done:
-                recv.cancel()
-                return ChildFailed("crash", "stopped while the app was starting")
-            chunk = recv.result()
-            if not chunk:
-                code = await proc.wait()
-                return ChildFailed("crash", f"the app process exited with code {code}")
-            buffer += chunk
-        report = json.loads(buffer.split(b"\n", 1)[0])
-        if report.get("event") == "ready":
-            return ChildReady(proc.pid, time.monotonic() - started, changes)
-        return ChildFailed(
-            str(report.get("kind", "user")),
-            str(report.get("message", "")),
-            str(report.get("hint", "")),
-            str(report.get("traceback", "")),
+        assert self._errors is not None
+        child = await self._take_standby()
+        # The error page stops accepting before the new code does: nothing is refused meanwhile.
+        await self._errors.stop()
+        options = self.options
+        static = options.static
+        child.go(
+            self.ref.spec,
+            livereload=options.livereload,
+            static=[static[0], str(static[1])] if static else None,
         )
+        report = await _first(child.report, self._stop)
+        if report is None:
+            await child.stop()
+            return ChildFailed("crash", "stopped while the app was starting")
+        if report.get("event") == "ready":
+            self._current = child
+            self._preload = [str(m) for m in report.get("modules", ())]
+            self._templates = dict(report.get("templates") or self._templates)
+            self._spawn_standby()
+            self._reload_pending = bool(changes) or self._failed
+            self._failed = False
+            return ChildReady(child.pid, time.monotonic() - started, changes)
+        code = await child.stop()
+        if report.get("event") == "gone":
+            failure = ChildFailed("crash", f"the app process exited with code {code}")
+        else:
+            failure = ChildFailed(
+                str(report.get("kind", "user")),
+                str(report.get("message", "")),
+                str(report.get("hint", "")),
+                str(report.get("traceback", "")),
+            )
+        self._failed = True
+        if self.options.reload:
+            self._spawn_standby()
+            await self._errors.start(failure)
+        return failure
 
-    async def _stop_child(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), KILL_TIMEOUT)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        elif proc is not None:
-            await proc.wait()
-        if self._control is not None:
-            self._control.close()
-            self._control = None
+    def _on_child_message(self, child: Child, message: dict[str, Any], fds: list[int]) -> None:
+        event = message.get("event")
+        if event == "livereload" and fds:
+            for extra in fds[1:]:
+                os.close(extra)
+            version = message.get("version") or [1, 1]
+            headers = [(str(k), str(v)) for k, v in message.get("headers", ())]
+            tail = bytes.fromhex(str(message.get("tail", "")))
+            self._spawn(
+                self._hub.adopt_fd(fds[0], (int(version[0]), int(version[1])), headers, tail)
+            )
+            return
+        for fd in fds:
+            os.close(fd)
+        if event == "request":
+            self.on_event(
+                RequestDone(
+                    str(message.get("method", "")),
+                    str(message.get("path", "")),
+                    int(message.get("status", 0)),
+                    float(message.get("duration", 0.0)),
+                    int(message.get("size", -1)),
+                )
+            )
+        elif event == "gone" and child is self._current and not child.stopping:
+            self._spawn(self._child_died(child))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _child_died(self, child: Child) -> None:
+        """A serving child exited on its own: say so and serve the error page until a change."""
+        assert self._errors is not None
+        self._current = None
+        code = await child.stop()
+        self.on_event(ChildExited(child.pid, code))
+        self._failed = True
+        message = f"the app process (pid {child.pid}) exited with code {code}"
+        await self._errors.start(ChildFailed("crash", message, "save a file to restart it"))
+
+    # -- watching -------------------------------------------------------------------------------
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        options = self.options
+        static_dirs = (options.static[1].resolve(),) if options.static else ()
+        project_filter = ProjectFilter(self.roots, options.ignore)
+        async for batch in watch(self.roots, project_filter, stop):
+            paths = sorted({path for _, path in batch})
+            restart, browser = [], []
+            for path in paths:
+                kind = classify(path, static_dirs=static_dirs)
+                if kind == "static" or (kind == "template" and self._templates_reload(path)):
+                    browser.append(path)
+                elif kind in ("python", "template"):
+                    restart.append(path)
+            if self._stop.is_set():
+                return
+            if restart:
+                await self._restart(restart + browser)
+            elif browser:
+                self._browser_files(browser, static_dirs)
+
+    def _templates_reload(self, path: str) -> bool:
+        if not self._templates.get("auto_reload") or self._current is None:
+            return False
+        return any(Path(path).is_relative_to(d) for d in self._templates.get("dirs", ()))
+
+    async def _restart(self, paths: list[str]) -> None:
+        names = self._relative(paths)
+        started = time.monotonic()
+        if self.options.env_file is not None and any(
+            Path(p) == self.options.env_file.resolve() for p in paths
+        ):
+            from webkit.devtools.envfile import load_env_file
+
+            load_env_file(self.options.env_file, override=True)
+            if self._standby is not None:  # it inherited the old environment
+                await _stop_standby(self._standby)
+                self._standby = None
+        self.on_event(Reloading(names))
+        current, self._current = self._current, None
+        if current is not None:
+            await current.stop()
+        if self._stop.is_set():
+            return
+        self._report(await self._start_child(started, names))
+
+    def _report(self, event: Event) -> None:
+        """Announce a child's start; browsers reload once the new code serves."""
+        self.on_event(event)
+        if isinstance(event, ChildReady) and self._reload_pending:
+            self._reload_pending = False
+            self._reload_browsers(event.changes or ("the fixed app",), live=False)
+
+    def _browser_files(self, paths: list[str], static_dirs: tuple[Path, ...]) -> None:
+        for path in paths:
+            name = self._url_path(path, static_dirs)
+            live = Path(path).suffix.lower() in _LIVE_SUFFIXES
+            told = self._hub.reload(name, live=live)
+            self.on_event(BrowserReload(self._relative([path]), told, live))
+
+    def _reload_browsers(self, names: Iterable[str], *, live: bool) -> None:
+        names = tuple(names)
+        told = self._hub.reload(names[0] if names else "", live=live)
+        self.on_event(BrowserReload(names, told, live))
+
+    def _url_path(self, path: str, static_dirs: tuple[Path, ...]) -> str:
+        static = self.options.static
+        for directory in static_dirs:
+            if static is not None and Path(path).is_relative_to(directory):
+                relative = Path(path).relative_to(directory).as_posix()
+                return static[0].rstrip("/") + "/" + relative
+        return self._relative([path])[0]
+
+    def _relative(self, paths: Iterable[str]) -> tuple[str, ...]:
+        names = []
+        for raw in paths:
+            path = Path(raw)
+            for root in self.roots:
+                if path.is_relative_to(root):
+                    names.append(path.relative_to(root).as_posix())
+                    break
+            else:
+                names.append(str(path))
+        return tuple(names)
+
+    def _browser_changed(self, connected: bool, clients: int, page: str) -> None:
+        self.on_event(LiveReloadClient(connected, clients, page))
 
 
-def _relative(root: Path, paths: Iterable[str]) -> tuple[str, ...]:
-    names = set()
-    for raw in paths:
-        path = Path(raw)
-        try:
-            names.add(str(path.relative_to(root)))
-        except ValueError:
-            names.add(str(path))
-    return tuple(sorted(names))
+_LIVE_SUFFIXES = frozenset(
+    (".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".ico")
+)
+
+
+async def _first(
+    report: asyncio.Future[dict[str, Any]], stop: asyncio.Event
+) -> dict[str, Any] | None:
+    """The child's report, or None when the dev server is stopped first."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        waiting: set[asyncio.Future[Any]] = {report, stopping}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return report.result() if report.done() else None
+
+
+async def _stop_standby(task: asyncio.Task[Child]) -> None:
+    try:
+        child = await task
+    except (OSError, asyncio.CancelledError):
+        return
+    await child.stop()
