@@ -105,10 +105,17 @@ class Child:
         else:
             self._on_message(self, message, fds)
 
-    async def stop(self) -> int:
-        """SIGTERM (graceful shutdown in the child), SIGKILL after `KILL_TIMEOUT`; the exit code."""
+    async def stop(self, *, exiting: bool = False) -> int:
+        """SIGTERM (graceful shutdown in the child), SIGKILL after `KILL_TIMEOUT`; the exit code.
+
+        ``exiting``: the child said it is exiting (a failed start); it gets a moment to do so,
+        since a signal landing while its event loop closes makes Python print a stray error.
+        """
         self.stopping = True
         proc = self.proc
+        if exiting and proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 1.0)
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)

@@ -230,7 +230,7 @@ class Supervisor:
             self._reload_pending = bool(changes) or self._failed
             self._failed = False
             return ChildReady(child.pid, time.monotonic() - started, changes)
-        code = await child.stop()
+        code = await child.stop(exiting=True)
         if report.get("event") == "gone":
             failure = ChildFailed("crash", f"the app process exited with code {code}")
         else:
