@@ -37,6 +37,7 @@ class Child:
         self.standby: asyncio.Future[None] = loop.create_future()
         self.report: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.gone: asyncio.Future[None] = loop.create_future()
+        self.stopped: asyncio.Future[None] = loop.create_future()
         self.stopping = False
         self.ready = False
         control.setblocking(False)
@@ -73,9 +74,26 @@ class Child:
         with contextlib.suppress(OSError):
             self._control.send(json.dumps(message).encode())
 
-    def go(self, spec: str, **options: Any) -> None:
-        """Load and serve the app ``spec`` with the dev-server ``options``."""
-        self.send({"command": "go", "spec": spec, **options})
+    def go(self, spec: str, *, serve: bool = True, **options: Any) -> None:
+        """Load the app ``spec`` with the dev-server ``options``; serve it now or on `serve`."""
+        self.send({"command": "go", "spec": spec, "serve": serve, **options})
+
+    def serve(self) -> None:
+        """Start serving the app loaded by ``go(serve=False)``."""
+        self.send({"command": "serve"})
+
+    async def retire(self) -> None:
+        """Stop serving: returns once the child has closed its app (its exit is awaited later).
+
+        The interpreter's own teardown takes tens of milliseconds that a restart need not wait
+        for; `stop` reaps the process afterwards.
+        """
+        self.stopping = True
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.stopped), KILL_TIMEOUT)
 
     def _readable(self) -> None:
         try:
@@ -88,8 +106,9 @@ class Child:
             asyncio.get_running_loop().remove_reader(self._control.fileno())
             if not self.report.done():
                 self.report.set_result({"event": "gone"})
-            if not self.gone.done():
-                self.gone.set_result(None)
+            for future in (self.gone, self.stopped):
+                if not future.done():
+                    future.set_result(None)
             self._on_message(self, {"event": "gone"}, [])
             return
         try:
@@ -99,6 +118,8 @@ class Child:
         event = message.get("event")
         if event == "standby" and not self.standby.done():
             self.standby.set_result(None)
+        elif event == "stopped" and not self.stopped.done():
+            self.stopped.set_result(None)
         elif event in ("ready", "failed") and not self.report.done():
             self.ready = event == "ready"
             self.report.set_result(message)

@@ -159,7 +159,6 @@ async def _next(control: _Control, stop: asyncio.Event) -> dict[str, Any] | None
 async def _serve(
     listener: socket.socket, control: _Control, go: dict[str, Any], stop: asyncio.Event
 ) -> int:
-    watcher = asyncio.ensure_future(_watch_parent(control, stop))
     static = go.get("static")
     try:
         app = await load_app(parse(str(go["spec"])))
@@ -169,6 +168,10 @@ async def _serve(
             livereload=bool(go.get("livereload", True)),
             static=(str(static[0]), Path(static[1])) if static else None,
         )
+        # During a restart the old child may still be shutting down: the import and the factory
+        # run meanwhile, on_startup and serving only once the parent says so.
+        if not go.get("serve", True) and not await _wait_serve(control, stop):
+            return 0
         runner = AppRunner(
             app,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
@@ -194,6 +197,7 @@ async def _serve(
             [],
         )
         return EXIT_FAILED
+    watcher = asyncio.ensure_future(_watch_parent(control, stop))
     try:
         site = SockSite(runner, listener, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await site.start()
@@ -206,7 +210,18 @@ async def _serve(
     finally:
         await runner.cleanup()
         watcher.cancel()
+    # The parent starts the next app now, without waiting for this interpreter's teardown.
+    control.send({"event": "stopped"}, [])
     return 0
+
+
+async def _wait_serve(control: _Control, stop: asyncio.Event) -> bool:
+    while True:
+        message = await _next(control, stop)
+        if message is None:
+            return False
+        if message.get("command") == "serve":
+            return True
 
 
 async def _watch_parent(control: _Control, stop: asyncio.Event) -> None:

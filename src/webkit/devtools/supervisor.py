@@ -187,6 +187,8 @@ class Supervisor:
         if standby is not None:
             stops.append(_stop_standby(standby))
         await asyncio.gather(*stops)
+        if self._tasks:  # children being reaped after a restart
+            await asyncio.wait(self._tasks)
         await self._hub.close()
         if self._sock is not None:
             self._sock.close()
@@ -206,18 +208,26 @@ class Supervisor:
         assert task is not None
         return await task
 
-    async def _start_child(self, started: float, changes: tuple[str, ...]) -> Event:
+    async def _start_child(
+        self, started: float, changes: tuple[str, ...], old: Child | None = None
+    ) -> Event:
+        """Start the standby; with ``old``, it loads the app while ``old`` shuts down."""
         assert self._errors is not None
         child = await self._take_standby()
-        # The error page stops accepting before the new code does: nothing is refused meanwhile.
-        await self._errors.stop()
         options = self.options
         static = options.static
         child.go(
             self.ref.spec,
+            serve=old is None,
             livereload=options.livereload,
             static=[static[0], str(static[1])] if static else None,
         )
+        if old is not None:
+            await old.retire()
+            self._reap(old)
+            child.serve()
+        # The error page stops accepting before the new code does: nothing is refused meanwhile.
+        await self._errors.stop()
         report = await _first(child.report, self._stop)
         if report is None:
             await child.stop()
@@ -272,6 +282,12 @@ class Supervisor:
             )
         elif event == "gone" and child is self._current and not child.stopping:
             self._spawn(self._child_died(child))
+
+    def _reap(self, child: Child) -> None:
+        self._spawn(self._wait_exit(child))
+
+    async def _wait_exit(self, child: Child) -> None:
+        await child.stop()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -329,11 +345,9 @@ class Supervisor:
                 self._standby = None
         self.on_event(Reloading(names))
         current, self._current = self._current, None
-        if current is not None:
-            await current.stop()
         if self._stop.is_set():
             return
-        self._report(await self._start_child(started, names))
+        self._report(await self._start_child(started, names, current))
 
     def _report(self, event: Event) -> None:
         """Announce a child's start; browsers reload once the new code serves."""
