@@ -41,6 +41,7 @@ def create_app():
     return app
 """
 
+RUNSERVER = (sys.executable, "-m", "webkit", "runserver", "app.py:create_app")
 RED = "p { color: rgb(255, 0, 0); }\n"
 BLUE = "p { color: rgb(0, 0, 255); }\n"
 
@@ -61,8 +62,7 @@ class DevServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         env.pop("WEBKIT_APP", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webkit", "runserver", "app.py:create_app"]
-            + ["--port", str(self.port), "--static", "static"],
+            [*RUNSERVER, "--port", str(self.port), "--static", "static"],
             cwd=project,
             env=env,
             stdout=subprocess.PIPE,
