@@ -115,6 +115,8 @@ class Supervisor:
         self._failed = False
         self._reload_pending = False
         self._tasks: set[asyncio.Future[None]] = set()
+        # One start or restart at a time: an edit during the first start waits for it.
+        self._lock = asyncio.Lock()
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,23 +138,24 @@ class Supervisor:
         watch_stop = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
         try:
-            self.on_event(
-                Started(
-                    self._url(),
-                    self.ref.display,
-                    self.roots if options.reload else (),
-                    options.livereload,
-                    options.static,
-                    options.host in ("0.0.0.0", "::", ""),
-                )
+            started = Started(
+                self._url(),
+                self.ref.display,
+                self.roots if options.reload else (),
+                options.livereload,
+                options.static,
+                options.host in ("0.0.0.0", "::", ""),
             )
-            if options.reload:
-                watcher = asyncio.create_task(self._watch(watch_stop))
-                await asyncio.sleep(0)  # arm the watcher before the first child starts
-            first = await self._start_child(time.monotonic(), ())
-            if isinstance(first, ChildFailed) and first.kind == "usage":
-                raise AppRefError(first.message, first.hint)
-            self._report(first)
+            async with self._lock:
+                if options.reload:
+                    watcher = asyncio.create_task(self._watch(watch_stop))
+                    await asyncio.sleep(0)  # arm the watcher before the first child starts
+                first = await self._start_child(time.monotonic(), ())
+                if isinstance(first, ChildFailed) and first.kind == "usage":
+                    raise AppRefError(first.message, first.hint)
+                # The banner waits for the first child, so a wrong APP is one line, nothing more.
+                self.on_event(started)
+                self._report(first)
             if isinstance(first, ChildFailed) and not options.reload:
                 raise AppStartError("the app failed to start", "fix the error above and run again")
             await self._stop.wait()
@@ -322,7 +325,8 @@ class Supervisor:
             if self._stop.is_set():
                 return
             if restart:
-                await self._restart(restart + browser)
+                async with self._lock:
+                    await self._restart(restart + browser)
             elif browser:
                 self._browser_files(browser, static_dirs)
 
