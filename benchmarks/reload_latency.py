@@ -23,12 +23,15 @@ import argparse
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(os.environ.get("WEBKIT_BENCH_DIR", ROOT.parent / "shared" / "bench"))
+ANCHOR_NAMES = ["adev", "uvicorn"]
 ANCHORS = {"aiohttp_devtools": "aiohttp-devtools", "uvicorn": "uvicorn"}
 
 
@@ -38,47 +41,46 @@ def ensure_anchors() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
 
 
-def run(harness: Path, targets: list[str], modes: str, trials: int, out: Path) -> dict[str, object]:
+def run(harness: Path, targets: list[str], modes: str, trials: int, out: Path) -> dict[str, Any]:
     cmd = [sys.executable, str(harness), "--compare", *targets, "--modes", modes]
     cmd += ["--trials", str(trials), "--json", str(out)]
     subprocess.run(cmd, check=True, cwd=harness.parent)
-    result: dict[str, object] = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     return result
 
 
-def medians(summary: dict[str, object]) -> dict[tuple[str, str], float]:
-    """(target, mode) → median ms, whatever nesting the harness uses for its summary."""
-    found: dict[tuple[str, str], float] = {}
-
-    def walk(node: object, path: tuple[str, ...]) -> None:
-        if isinstance(node, dict):
-            if "median" in node and isinstance(node["median"], (int, float)) and len(path) >= 2:
-                found[(path[-2], path[-1])] = float(node["median"])
-            for key, value in node.items():
-                walk(value, (*path, str(key)))
-
-    walk(summary, ())
+def medians(summary: dict[str, Any]) -> dict[tuple[str, str], tuple[float, int]]:
+    """(target, mode) → (median ms, failed trials) from the harness's raw results."""
+    found: dict[tuple[str, str], tuple[float, int]] = {}
+    for target, data in summary.get("targets", {}).items():
+        for mode, trials in data.get("results", {}).items():
+            if mode == "startup" or not isinstance(trials, list):
+                continue
+            ok = [t["latency"] * 1000 for t in trials if t.get("latency") is not None]
+            if ok:
+                found[(target, mode)] = (statistics.median(ok), len(trials) - len(ok))
     return found
 
 
-def report(summary: dict[str, object], modes: list[str], anchors: list[str]) -> None:
+def report(summary: dict[str, Any], modes: list[str], anchors: list[str]) -> None:
     table = medians(summary)
     for mode in modes:
-        ours = table.get(("webkit", mode))
-        if ours is None:
+        if ("webkit", mode) not in table:
             continue
+        ours, failed = table[("webkit", mode)]
         for anchor in anchors:
-            theirs = table.get((anchor, mode))
-            if theirs:
+            if (anchor, mode) in table:
+                theirs, their_failed = table[(anchor, mode)]
                 print(
-                    f"{mode:7} webkit {ours:7.1f} ms  {anchor:8} {theirs:7.1f} ms  "
-                    f"webkit/anchor = 1/{theirs / ours:.1f}"
+                    f"{mode:7} webkit {ours:6.1f} ms ({failed} failed)  {anchor:8} "
+                    f"{theirs:6.1f} ms ({their_failed} failed)  webkit = 1/{theirs / ours:.1f}"
                 )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--trials", type=int, default=15)
+    parser.add_argument("--report-only", action="store_true", help="re-read the last results")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     harness = BENCH / "reload_latency.py"
@@ -86,6 +88,13 @@ def main() -> int:
         print(f"benchmarks: {harness} not found; set WEBKIT_BENCH_DIR", file=sys.stderr)
         return 2
     ensure_anchors()
+    if args.report_only:
+        report(
+            json.loads((Path(args.out) / "reload-http.json").read_text()), ["http"], ANCHOR_NAMES
+        )
+        live = json.loads((Path(args.out) / "reload-live.json").read_text())
+        report(live, ["lr-css", "lr-py"], ["adev"])
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     http = run(
@@ -93,7 +102,7 @@ def main() -> int:
     )
     live = run(harness, ["webkit", "adev"], "lr-css,lr-py", args.trials, out / "reload-live.json")
     print()
-    report(http, ["http"], ["adev", "uvicorn"])
+    report(http, ["http"], ANCHOR_NAMES)
     report(live, ["lr-css", "lr-py"], ["adev"])
     return 0
 
