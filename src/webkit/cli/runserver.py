@@ -6,10 +6,7 @@ Only click is imported at module level so ``webkit --help`` stays fast; the dev-
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -17,6 +14,8 @@ import click
 from webkit.cli.errors import CLIError, from_devtools
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from webkit.devtools.events import Event
 
 __all__ = ["runserver"]
@@ -24,6 +23,8 @@ __all__ = ["runserver"]
 
 def _load_env_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """Eager: the file's variables must be in the environment before WEBKIT_* options are read."""
+    from pathlib import Path
+
     from webkit.devtools.envfile import load_env_file
 
     if value is None:
@@ -131,6 +132,9 @@ def runserver(
     optionally called with literal arguments: 'app.py:create_app("dev", debug=True)'.
     Every option can also be set as WEBKIT_<OPTION> (e.g. WEBKIT_PORT) or in .env.
     """
+    import asyncio
+    from pathlib import Path
+
     from webkit.cli.render import Renderer
     from webkit.devtools.appref import parse
     from webkit.devtools.errors import DevServerError
@@ -170,6 +174,7 @@ def runserver(
 
 
 def _open_browser(url: str) -> None:
+    import threading
     import webbrowser
 
     # Some browsers block until they exit; the dev server must not.
