@@ -34,7 +34,8 @@ from webkit.web import Application, AppRunner, SockSite
 
 __all__ = ["SHUTDOWN_TIMEOUT", "main"]
 
-# Seconds running handlers get during a restart; the parent kills after a little more.
+# Seconds unanswered requests get during a restart, and then cancelled handlers get to end; the
+# parent kills after a little more.
 SHUTDOWN_TIMEOUT = 1.0
 # Connections accepted this recently that have not sent a request yet are given this long to send
 # it before shutdown closes them as idle.
@@ -207,6 +208,7 @@ async def _serve(
         await stop.wait()
         await site.stop()  # stops accepting first, so no accepted connection is dropped
         await _settle(runner)
+        await _finish_requests(runner)
     finally:
         await runner.cleanup()
         watcher.cancel()
@@ -228,6 +230,25 @@ async def _watch_parent(control: _Control, stop: asyncio.Event) -> None:
     while await control.messages.get() is not None:
         pass
     stop.set()
+
+
+async def _finish_requests(runner: AppRunner) -> None:
+    """Give requests still being handled up to `SHUTDOWN_TIMEOUT` to be answered.
+
+    Only those that have not begun their response: a stream (SSE, a long download) or a
+    WebSocket would hold every restart for the whole timeout, and the browser reconnects to the
+    new code anyway; the cleanup that follows cancels them.
+    """
+    server = runner.server
+    if server is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_TIMEOUT
+    while tasks := server.http.unanswered_tasks:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        await asyncio.wait(tasks, timeout=remaining)
 
 
 async def _settle(runner: AppRunner) -> None:

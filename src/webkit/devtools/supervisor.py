@@ -301,7 +301,7 @@ class Supervisor:
         """A serving child exited on its own: say so and serve the error page until a change."""
         assert self._errors is not None
         self._current = None
-        code = await child.stop()
+        code = await child.stop(exiting=True)
         self.on_event(ChildExited(child.pid, code))
         self._failed = True
         message = f"the app process (pid {child.pid}) exited with code {code}"
@@ -312,11 +312,24 @@ class Supervisor:
     async def _watch(self, stop: asyncio.Event) -> None:
         options = self.options
         static_dirs = (options.static[1].resolve(),) if options.static else ()
-        project_filter = ProjectFilter(self.roots, options.ignore)
-        async for batch in watch(self.roots, project_filter, stop):
+        env_file = options.env_file.resolve() if options.env_file is not None else None
+        roots = list(self.roots)
+        for extra in (*static_dirs, *([env_file.parent] if env_file else [])):
+            if not any(extra.is_relative_to(root) for root in roots):
+                roots.append(extra)
+        # The env file is often gitignored (it holds secrets) but its edits must still restart.
+        project_filter = _EnvFileFilter(roots, options.ignore, env_file)
+        async for batch in watch(roots, project_filter, stop):
             paths = sorted({path for _, path in batch})
             restart, browser = [], []
             for path in paths:
+                if env_file is not None and Path(path) == env_file:
+                    restart.append(path)
+                    continue
+                if not any(Path(path).is_relative_to(root) for root in self.roots) and not any(
+                    Path(path).is_relative_to(d) for d in static_dirs
+                ):
+                    continue  # another file next to the env file, outside the project
                 kind = classify(path, static_dirs=static_dirs)
                 if kind == "static" or (kind == "template" and self._templates_reload(path)):
                     browser.append(path)
@@ -394,6 +407,17 @@ class Supervisor:
 
     def _browser_changed(self, connected: bool, clients: int, page: str) -> None:
         self.on_event(LiveReloadClient(connected, clients, page))
+
+
+class _EnvFileFilter(ProjectFilter):
+    """The project's filter, letting the env file through even when ignored."""
+
+    def __init__(self, roots: list[Path], ignore: tuple[str, ...], env_file: Path | None) -> None:
+        super().__init__(roots, ignore)
+        self._env_file = str(env_file) if env_file is not None else None
+
+    def ignored(self, path: str) -> bool:
+        return path != self._env_file and super().ignored(path)
 
 
 _LIVE_SUFFIXES = frozenset(

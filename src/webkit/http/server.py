@@ -85,6 +85,17 @@ class HttpServer:
         """Handler tasks still running."""
         return [c.task for c in self.connections if c.task is not None and not c.task.done()]
 
+    @property
+    def unanswered_tasks(self) -> list[asyncio.Task[None]]:
+        """Handler tasks whose response has not begun (streams and upgrades have begun theirs)."""
+        return [
+            c.task
+            for c in self.connections
+            if c.task is not None
+            and not c.task.done()
+            and (c._active is None or not c._active.headers_sent)
+        ]
+
     def close_idle(self) -> None:
         """Stop keep-alive: close idle connections now, busy ones after their response."""
         self.closing = True
