@@ -7,6 +7,7 @@ live-reload, static, environment and process-tree tests need on top.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import queue
 import signal
@@ -18,6 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 __all__ = [
     "APP",
@@ -313,3 +318,31 @@ class DevServer:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+PROTOCOL_7 = "http://livereload.com/protocols/official-7"
+
+
+def livereload(port: int, origin: str | None = None) -> ClientConnection:
+    """A live-reload client as a page of the dev server opens it (or a page of ``origin``)."""
+    return connect(
+        f"ws://127.0.0.1:{port}/_webkit/livereload",
+        origin=Origin(origin or f"http://127.0.0.1:{port}"),
+        proxy=None,
+        open_timeout=5,
+        close_timeout=1,
+    )
+
+
+def hello(ws: ClientConnection) -> dict[str, Any]:
+    ws.send(json.dumps({"command": "hello", "protocols": [PROTOCOL_7]}))
+    return receive(ws, 5.0)
+
+
+def receive(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
+    try:
+        data = ws.recv(timeout=timeout)
+    except TimeoutError:
+        raise AssertionError(f"no live-reload message within {timeout} s") from None
+    message: dict[str, Any] = json.loads(data)
+    return message

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import json
 import os
 import re
 import signal
@@ -22,18 +21,19 @@ from typing import Any
 
 import pytest
 from devserver import (
+    PROTOCOL_7,
     DevServer,
     app_source,
     free_port,
+    hello,
+    livereload,
     pid_gone,
     raw_request,
+    receive,
     wait_until,
 )
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
 
-PROTOCOL_7 = "http://livereload.com/protocols/official-7"
 SCRIPT_TAG = b'<script src="/_webkit/livereload.js" defer></script>'
 PAGE_HEAD = b"<!doctype html><html><head><title>t</title></head><body><h1>"
 CSS = "body { color: red; }\n"
@@ -60,31 +60,6 @@ def running(cwd: Path, *args: str, **kwargs: Any) -> Iterator[DevServer]:
 
 def edit(project: Path, text: str) -> None:
     (project / "app.py").write_text(app_source(text))
-
-
-def livereload(port: int, origin: str | None = None) -> ClientConnection:
-    """A live-reload client as a page of the dev server opens it (or a page of ``origin``)."""
-    return connect(
-        f"ws://127.0.0.1:{port}/_webkit/livereload",
-        origin=Origin(origin or f"http://127.0.0.1:{port}"),
-        proxy=None,
-        open_timeout=5,
-        close_timeout=1,
-    )
-
-
-def hello(ws: ClientConnection) -> dict[str, Any]:
-    ws.send(json.dumps({"command": "hello", "protocols": [PROTOCOL_7]}))
-    return receive(ws, 5.0)
-
-
-def receive(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
-    try:
-        data = ws.recv(timeout=timeout)
-    except TimeoutError:
-        raise AssertionError(f"no live-reload message within {timeout} s") from None
-    message: dict[str, Any] = json.loads(data)
-    return message
 
 
 # -- live reload --------------------------------------------------------------------------------
