@@ -26,6 +26,9 @@ def main() -> None:
     cli(prog_name="webkit")
 
 
-from webkit.cli.runserver import runserver  # noqa: E402 - imports only click at module level
+# Each command module imports only click at module level; the work is imported when it runs.
+from webkit.cli.routes import routes  # noqa: E402
+from webkit.cli.runserver import runserver  # noqa: E402
 
 cli.add_command(runserver)
+cli.add_command(routes)
