@@ -29,6 +29,8 @@ def main() -> None:
 # Each command module imports only click at module level; the work is imported when it runs.
 from webkit.cli.routes import routes  # noqa: E402
 from webkit.cli.runserver import runserver  # noqa: E402
+from webkit.cli.start import start  # noqa: E402
 
 cli.add_command(runserver)
+cli.add_command(start)
 cli.add_command(routes)
