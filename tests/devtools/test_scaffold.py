@@ -434,6 +434,12 @@ def test_next_steps(mini: Path, tmp_path: Path) -> None:
     assert scaffold.next_steps(project, context, cwd=project.path)[0] == "python -m venv .venv"
     other = render_with_webkit(mini, tmp_path / "mini-out")
     assert scaffold.next_steps(other, {}, cwd=tmp_path) == ["cd mini-out"]
+    # From a checkout, webkit itself is installed first (it may not be on any package index).
+    checkout = scaffold.webkit_checkout()
+    assert checkout is not None
+    assert (checkout / "src" / "webkit" / "__init__.py").is_file()
+    steps = scaffold.next_steps(project, context, cwd=tmp_path, webkit_source=checkout)
+    assert steps.index(f"pip install -e {checkout}") == steps.index("pip install -e '.[test]'") - 1
 
 
 def test_the_generated_project_is_ruff_clean(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def start(
         f"({len(project.files)} files)",
         soft_wrap=True,
     )
-    steps = scaffold.next_steps(project, context)
+    steps = scaffold.next_steps(project, context, webkit_source=scaffold.webkit_checkout())
     if steps:
         console.print("\nNext:")
         for step in steps:

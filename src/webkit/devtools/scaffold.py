@@ -62,6 +62,7 @@ __all__ = [
     "next_steps",
     "render_project",
     "suggested_defaults",
+    "webkit_checkout",
 ]
 
 SLUG = "project_slug"
@@ -705,8 +706,33 @@ def _move_into_place(out: Path, target: Path) -> None:
 # ----------------------------------------------------------------------------- after
 
 
-def next_steps(project: Project, context: Mapping[str, Any], cwd: Path | None = None) -> list[str]:
-    """The commands to run next in a shell, for the files the project has."""
+def webkit_checkout() -> Path | None:
+    """The source checkout webkit runs from (an editable install), or None for a wheel.
+
+    A new project depends on ``webkit``; when this webkit is not from a package index, the
+    project's venv must get the same one first, or pip would look for it on the index.
+    """
+    import webkit
+
+    root = Path(webkit.__file__).resolve().parent.parent.parent
+    pyproject = root / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "webkit"' in text else None
+
+
+def next_steps(
+    project: Project,
+    context: Mapping[str, Any],
+    cwd: Path | None = None,
+    webkit_source: Path | None = None,
+) -> list[str]:
+    """The commands to run next in a shell, for the files the project has.
+
+    ``webkit_source``: a checkout to install webkit from before the project itself.
+    """
     import shlex
     import tomllib
 
@@ -722,6 +748,8 @@ def next_steps(project: Project, context: Mapping[str, Any], cwd: Path | None = 
     if "pyproject.toml" in files:
         activate = r".venv\Scripts\activate" if os.name == "nt" else ". .venv/bin/activate"
         steps += ["python -m venv .venv", activate]
+        if webkit_source is not None:
+            steps.append(f"pip install -e {shlex.quote(str(webkit_source))}")
         try:
             meta = tomllib.loads((project.path / "pyproject.toml").read_text(encoding="utf-8"))
             extras = meta.get("project", {}).get("optional-dependencies", {})
