@@ -40,6 +40,7 @@ class Child:
         self.stopped: asyncio.Future[None] = loop.create_future()
         self.stopping = False
         self.ready = False
+        self._terminated = False
         control.setblocking(False)
         loop.add_reader(control.fileno(), self._readable)
 
@@ -90,8 +91,7 @@ class Child:
         """
         self.stopping = True
         if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
+            self._terminate()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.stopped), KILL_TIMEOUT)
 
@@ -138,8 +138,7 @@ class Child:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(proc.wait()), 1.0)
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+            self._terminate()
             try:
                 await asyncio.wait_for(proc.wait(), KILL_TIMEOUT)
             except TimeoutError:
@@ -148,6 +147,14 @@ class Child:
         code = await proc.wait()
         self.close()
         return code
+
+    def _terminate(self) -> None:
+        # Once only: a second SIGTERM could land while the child's event loop is closing, after
+        # its wakeup pipe is gone, and Python would print a stray error.
+        if not self._terminated:
+            self._terminated = True
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
 
     def close(self) -> None:
         with contextlib.suppress(ValueError, OSError):

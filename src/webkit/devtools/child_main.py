@@ -134,15 +134,21 @@ async def _run(listener: socket.socket, control_sock: socket.socket) -> int:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     control = _Control(control_sock)
-    while True:
-        message = await _next(control, stop)
-        if message is None:
-            return 0
-        if message.get("command") == "preload":
-            _preload([str(name) for name in message.get("modules", ())])
-            control.send({"event": "standby"}, [])
-        elif message.get("command") == "go":
-            return await _serve(listener, control, message, stop)
+    try:
+        while True:
+            message = await _next(control, stop)
+            if message is None:
+                return 0
+            if message.get("command") == "preload":
+                _preload([str(name) for name in message.get("modules", ())])
+                control.send({"event": "standby"}, [])
+            elif message.get("command") == "go":
+                return await _serve(listener, control, message, stop)
+    finally:
+        # Our shutdown is done: a late SIGTERM (the parent's death, say) must not land while
+        # asyncio closes its loop, after its wakeup pipe is gone: Python would print an error.
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 async def _next(control: _Control, stop: asyncio.Event) -> dict[str, Any] | None:
