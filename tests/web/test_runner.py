@@ -127,6 +127,34 @@ async def test_app_runner_tcp_site_options() -> None:
             await client.get(f"http://127.0.0.1:{port}/")
 
 
+async def test_on_startup_may_still_add_routes_and_signals_as_in_aiohttp() -> None:
+    events: list[str] = []
+
+    async def on_cleanup(app: web.Application) -> None:
+        events.append("cleanup")
+
+    async def on_startup(app: web.Application) -> None:
+        app.router.add_get("/late", hello)
+        app.on_cleanup.append(on_cleanup)
+
+    app = web.Application()
+    app.on_startup.append(on_startup)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    # Fixed once startup has run.
+    with pytest.raises(RuntimeError):
+        app.router.add_get("/later", hello)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/late")).text == "hello"
+    finally:
+        await runner.cleanup()
+    assert events == ["cleanup"]
+
+
 async def test_site_needs_setup_and_app_runner_needs_app() -> None:
     runner = web.AppRunner(web.Application())
     with pytest.raises(RuntimeError, match=r"runner.setup\(\)"):

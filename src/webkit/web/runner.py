@@ -265,6 +265,12 @@ class BaseRunner:
             raise RuntimeError(f"site {site} is already registered in runner {self}")
 
 
+def _freeze_startup(app: Application) -> None:
+    app.on_startup.freeze()
+    for subapp in app._subapps:
+        _freeze_startup(subapp)
+
+
 async def _wait_for_tasks(
     http: HttpServer, timeout: float, long_lived: Collection[asyncio.Task[Any]]
 ) -> None:
@@ -335,9 +341,10 @@ class AppRunner(BaseRunner):
 
     async def _make_server(self) -> Server:
         app = self._app
-        # Routes, middlewares and signals are fixed from here on, but the application's
-        # state stays writable until startup has run: on_startup handlers and cleanup
-        # contexts store what they create in ``app[key]`` (the seed's examples do).
+        # As in aiohttp, on_startup handlers (and cleanup contexts) may still add routes,
+        # signals and state (``app[key]``); the rest is fixed once startup has run.
+        _freeze_startup(app)
+        await app.startup()
         app.pre_freeze()
         options = {**app.handler_args, **self._kwargs}
         limits, rest = _split_server_args(options)
@@ -354,7 +361,6 @@ class AppRunner(BaseRunner):
             access_log=None,
             **limit_args,
         )
-        await app.startup()
         app.freeze()
         return server
 
