@@ -3,20 +3,29 @@ webkit apps served from a background thread so the synchronous CDP calls can rea
 
 Without Chromium (/usr/bin/chromium, or ``$WEBKIT_CHROMIUM``) the browser tests skip, except
 under CI (``$CI`` set), where they fail: CI must never skip them silently.
+
+The ``webkit runserver`` helpers are tests/cli's ``devserver`` module: test directories are not
+packages, so that directory goes on ``sys.path`` here, as pytest puts each test's own directory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cdp import DEFAULT_CHROMIUM, Browser, Page, find_chromium
 
 from webkit import web
 from webkit.testing import TestServer
+
+CLI_TESTS = str(Path(__file__).resolve().parent.parent / "cli")
+if CLI_TESTS not in sys.path:
+    sys.path.insert(0, CLI_TESTS)
 
 START_TIMEOUT = 10.0
 

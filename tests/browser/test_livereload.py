@@ -7,19 +7,13 @@ from a broken app once the fix is saved.
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cdp import Page
+from devserver import DevServer
 
 APP = """
 from webkit import web
@@ -41,64 +35,9 @@ def create_app():
     return app
 """
 
-RUNSERVER = (sys.executable, "-m", "webkit", "runserver", "app.py:create_app")
 RED = "p { color: rgb(255, 0, 0); }\n"
 BLUE = "p { color: rgb(0, 0, 255); }\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class DevServer:
-    """``webkit runserver`` in the project directory, its output read on a thread."""
-
-    def __init__(self, project: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
-        env.pop("WEBKIT_APP", None)
-        self.proc = subprocess.Popen(
-            [*RUNSERVER, "--port", str(self.port), "--static", "static"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for_line(self, needle: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line with {needle!r} in {self.output}") from None
-            self.output.append(line)
-            if needle in line:
-                return line
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
+WAIT = 20.0  # seconds for a line of the dev server's output
 
 
 @pytest.fixture
@@ -111,9 +50,9 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(project: Path) -> Iterator[DevServer]:
-    dev = DevServer(project)
+    dev = DevServer(project, "app.py:create_app", "--static", "static", env={"NO_COLOR": "1"})
     try:
-        dev.wait_for_line("Ready in")
+        dev.wait_for_line("Ready in", WAIT)
         yield dev
     finally:
         dev.close()
@@ -151,7 +90,7 @@ def test_handler_edit_shows_without_a_manual_reload(
     page.wait_for("document.getElementById('text')?.textContent === 'v2'", timeout=20)
     assert page.navigations > before  # the page itself reloaded...
     assert page.evaluate("window.marker") is None  # ...so its state is new
-    server.wait_for_line("Reloaded the browser")
+    server.wait_for_line("Reloaded the browser", WAIT)
     assert page.errors() == []
 
 
@@ -171,14 +110,14 @@ def test_css_edit_swaps_the_stylesheet_without_reloading(
     assert page.navigations == before
     # The old <link> is removed once the new one has loaded: one stylesheet, not a pile.
     page.wait_for("document.querySelectorAll('link[rel=stylesheet]').length === 1")
-    server.wait_for_line("style.css")
+    server.wait_for_line("style.css", WAIT)
 
 
 def test_broken_app_page_recovers_by_itself_once_fixed(
     page: Page, server: DevServer, project: Path
 ) -> None:
     (project / "app.py").write_text("def create_app(:\n")
-    server.wait_for_line("Error:")
+    server.wait_for_line("Error:", WAIT)
     page.goto(server.url)
     page.wait_for("document.querySelector('h1')?.textContent === 'The app failed to start'")
     assert "SyntaxError" in page.evaluate("document.body.textContent")

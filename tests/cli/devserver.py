@@ -1,7 +1,7 @@
 """Helpers for real-process tests of ``webkit runserver``: a project app, HTTP, process trees.
 
-Modelled on the helpers of ``test_runserver.py`` (which stays self-contained), with what the
-live-reload, static, environment and process-tree tests need on top.
+Shared by the runserver tests here and by tests/browser/test_livereload.py (whose conftest
+puts this directory on ``sys.path``): import them as ``from devserver import ...``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ __all__ = [
     "wait_until",
 ]
 
-# One app with every route the tests need; {text} is the value that changes with each edit.
+# One app with every route the tests need; {text} is the value that changes with each edit,
+# {prelude} runs at import and {factory_body} at the start of create_app().
 APP = """
 import asyncio
 import gzip
@@ -104,6 +105,7 @@ async def goodbye(app):
 
 
 def create_app():
+    {factory_body}
     app = web.Application()
     app.router.add_get("/", index)
     app.router.add_get("/pid", pid)
@@ -119,12 +121,13 @@ def create_app():
 """
 
 
-def app_source(text: str, prelude: str = "OTHER = None") -> str:
-    """The app answering ``text`` on ``/``; ``prelude`` runs at import (must define OTHER).
+def app_source(text: str, prelude: str = "OTHER = None", factory_body: str = "pass") -> str:
+    """The app answering ``text`` on ``/``; ``prelude`` runs at import (must define OTHER),
+    ``factory_body`` (one line) when ``create_app()`` is called.
 
     Its graceful shutdown appends ``text`` to ``cleaned_up.txt`` in the current directory.
     """
-    return APP.format(text=text, prelude=prelude)
+    return APP.format(text=text, prelude=prelude, factory_body=factory_body)
 
 
 def free_port() -> int:
@@ -244,6 +247,11 @@ class DevServer:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.child_pids: set[int] = set()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/``, the address the banner shows."""
+        return f"http://127.0.0.1:{self.port}/"
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

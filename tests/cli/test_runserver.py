@@ -2,156 +2,22 @@
 
 from __future__ import annotations
 
-import http.client
-import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-APP = """
-import os
-from webkit import web
-
-TEXT = {text!r}
-
-async def index(request):
-    return web.Response(text=TEXT)
-
-async def pid(request):
-    return web.Response(text=str(os.getpid()))
-
-async def goodbye(app):
-    with open("cleaned_up.txt", "a") as f:
-        f.write(TEXT + "\\n")
-
-def create_app():
-    {factory_body}
-    app = web.Application()
-    app.router.add_get("/", index)
-    app.router.add_get("/pid", pid)
-    app.on_cleanup.append(goodbye)
-    return app
-"""
+from devserver import DevServer, app_source, free_port, get, pid_gone, wait_until
 
 
-def app_source(text: str, factory_body: str = "pass") -> str:
-    return APP.format(text=text, factory_body=factory_body)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def get(port: int, path: str = "/", timeout: float = 10.0) -> tuple[int, str]:
-    # One connection per request: a keep-alive connection closed by a restarting child is the
-    # client's to retry, not a refused request.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie is gone too
-    except FileNotFoundError:
-        return True
-
-
-class DevServer:
-    def __init__(self, cwd: Path, *args: str) -> None:
-        self.port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("WEBKIT_APP", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webkit", "runserver", *args, "--port", str(self.port)],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.child_pids: set[int] = set()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for_line(self, needle: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line with {needle!r} in {self.output}") from None
-            self.output.append(line)
-            if needle in line:
-                return line
-
-    def text(self) -> str:
-        try:
-            status, body = get(self.port, timeout=2.0)
-        except OSError:
-            return ""
-        return body if status == 200 else ""
-
-    def wait_for_text(self, expected: str, timeout: float = 15.0) -> None:
-        wait_until(lambda: self.text() == expected, timeout, f"the server to answer {expected!r}")
-
-    def child_pid(self) -> int:
-        pid = int(get(self.port, "/pid")[1])
-        self.child_pids.add(pid)
-        return pid
-
-    def drain(self) -> str:
-        while not self.lines.empty():
-            self.output.append(self.lines.get())
-        return "\n".join(self.output)
-
-    def finish(self, timeout: float = 10.0) -> tuple[int, str]:
-        """Wait for the exit; the exit code and all the output."""
-        code = self.proc.wait(timeout=timeout)
-        self.reader.join(timeout)
-        return code, self.drain()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.finish()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        for pid in self.child_pids:
-            if not pid_gone(pid):
-                os.kill(pid, signal.SIGKILL)
+def answer(port: int, timeout: float = 10.0) -> tuple[int, str]:
+    """The status and body of ``GET /``."""
+    reply = get(port, timeout=timeout)
+    return reply.status, reply.text
 
 
 @pytest.fixture
@@ -175,12 +41,12 @@ def edit(project: Path, source: str) -> None:
 
 
 def test_serves_and_reloads_on_edit(project: Path, server: DevServer) -> None:
-    assert get(server.port) == (200, "v1")
+    assert answer(server.port) == (200, "v1")
     first = server.child_pid()
     edit(project, app_source("v2"))
     server.wait_for_line("Change in app.py")
     server.wait_for_line("Reloaded in")
-    assert get(server.port) == (200, "v2")
+    assert answer(server.port) == (200, "v2")
     assert server.child_pid() != first
     # the old child ran its graceful shutdown
     assert (project / "cleaned_up.txt").read_text().splitlines() == ["v1"]
@@ -197,7 +63,7 @@ def test_rapid_edits_never_refuse_or_fail_a_request(project: Path, server: DevSe
     def poll() -> None:
         while not done.is_set():
             try:
-                status, body = get(server.port)
+                status, body = answer(server.port)
             except OSError as exc:
                 failures.append(repr(exc))
                 continue
@@ -227,7 +93,7 @@ def test_recovers_from_a_syntax_error(project: Path, server: DevServer) -> None:
     server.wait_for_line("Waiting for changes")
     edit(project, app_source("fixed"))
     server.wait_for_line("Reloaded in")
-    assert get(server.port) == (200, "fixed")
+    assert answer(server.port) == (200, "fixed")
     output = server.drain()
     assert "app.py" in output
     assert "importlib" not in output
@@ -235,24 +101,24 @@ def test_recovers_from_a_syntax_error(project: Path, server: DevServer) -> None:
 
 
 def test_recovers_from_an_exception_in_the_factory(project: Path, server: DevServer) -> None:
-    edit(project, app_source("never", 'raise RuntimeError("no database")'))
+    edit(project, app_source("never", factory_body='raise RuntimeError("no database")'))
     server.wait_for_line("Error: RuntimeError: no database")
     output = server.drain()
     assert "in create_app" in output
     assert "webkit/devtools" not in output
     edit(project, app_source("fixed"))
     server.wait_for_line("Reloaded in")
-    assert get(server.port) == (200, "fixed")
+    assert answer(server.port) == (200, "fixed")
 
 
 def test_starts_broken_then_serves_once_fixed(project: Path) -> None:
-    edit(project, app_source("never", "raise RuntimeError('boom')"))
+    edit(project, app_source("never", factory_body="raise RuntimeError('boom')"))
     dev = DevServer(project)
     try:
         dev.wait_for_line("Error: RuntimeError: boom")
         edit(project, app_source("fixed"))
         dev.wait_for_line("Reloaded in")
-        assert get(dev.port) == (200, "fixed")
+        assert answer(dev.port) == (200, "fixed")
     finally:
         dev.close()
 
@@ -267,7 +133,7 @@ def test_stop_signal_leaves_no_process(project: Path, server: DevServer, signum:
     assert "Traceback" not in output
     assert (project / "cleaned_up.txt").read_text() == "v1\n"
     with pytest.raises(OSError):
-        get(server.port, timeout=2.0)
+        answer(server.port, timeout=2.0)
 
 
 def test_child_exits_when_parent_is_killed(server: DevServer) -> None:
@@ -327,7 +193,7 @@ def test_no_reload_serves(project: Path) -> None:
     try:
         dev.wait_for_line("Ready in")
         assert "reload       off" in "\n".join(dev.output).lower()
-        assert get(dev.port) == (200, "v1")
+        assert answer(dev.port) == (200, "v1")
         dev.proc.send_signal(signal.SIGINT)
         assert dev.finish()[0] == 0
     finally:

@@ -22,7 +22,7 @@ from webkit.devtools.routes import (
     parse_target,
 )
 
-# The example app of both test modules: every kind of route, one shadowed route, one handler
+# The example app of this module: every kind of route, one shadowed route, one handler
 # on two routes. Line numbers matter: the rows below say where each handler is defined.
 EXAMPLE = '''\
 import functools
