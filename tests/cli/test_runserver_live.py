@@ -113,8 +113,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     (root / "app.py").write_text(app_source("v1"))
     (root / "static").mkdir()
     (root / "static" / "style.css").write_text(CSS)
+    (root / "static" / "index.html").write_text(STATIC_PAGE)
     with running(root, "--static", "static", "--static-url", "/assets/") as dev:
         yield dev
+
+
+STATIC_PAGE = "<!doctype html><html><body><p>static</p></body></html>\n"
+
+
+def test_static_html_pages_get_the_script_too(site: DevServer) -> None:
+    reply = site.get("/assets/index.html")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("text/html")
+    body = STATIC_PAGE.encode().replace(b"</body>", SCRIPT_TAG + b"</body>")
+    assert reply.body == body
+    assert int(reply.headers["Content-Length"]) == len(body)
+    assert reply.headers["Cache-Control"] == "no-cache"
+    assert "ETag" not in reply.headers  # the page is not the file any more
+    # Other files, and partial requests of pages, are the files themselves.
+    assert site.get("/assets/style.css").body == CSS.encode()
+    ranged = site.get("/assets/index.html", {"Range": "bytes=0-8"})
+    assert (ranged.status, ranged.body) == (206, STATIC_PAGE.encode()[:9])
 
 
 def test_html_gets_the_script_before_body_end(site: DevServer) -> None:

@@ -10,6 +10,7 @@ socket, and the parent, which outlives every child, completes the handshake and 
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -24,6 +25,7 @@ from webkit.web import (
     AbstractAccessLogger,
     Application,
     BaseRequest,
+    FileResponse,
     HTTPForbidden,
     Request,
     Response,
@@ -54,6 +56,7 @@ _ASCII_COMPATIBLE = re.compile(
     r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d)$", re.I
 )
 
+_MAX_INJECTED_FILE = 8 * 1024 * 1024
 Send = Callable[[dict[str, Any], list[int]], None]
 
 
@@ -97,6 +100,35 @@ def _inject_response(response: StreamResponse) -> None:
     # A fixed Content-Length from the app would now be wrong; the response computes its own.
     response.headers.pop("Content-Length", None)
     response.headers.pop("ETag", None)
+
+
+async def _html_file(request: Request, response: FileResponse) -> StreamResponse:
+    """An HTML file (a static page) as a `Response` the script can be injected into.
+
+    Anything else, a partial request or a big file is left to the `FileResponse`.
+    """
+    if (
+        response.prepared
+        or response.status != 200
+        or response.path.suffix.lower() not in (".html", ".htm")
+        or "Range" in request.headers
+    ):
+        return response
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(None, _read_small, response.path)
+    if data is None:
+        return response
+    # The page differs from the file now: no validators, and never cached in development.
+    return Response(body=data, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+def _read_small(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as file:
+            data = file.read(_MAX_INJECTED_FILE + 1)
+    except OSError:
+        return None
+    return data if len(data) <= _MAX_INJECTED_FILE else None
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
@@ -153,6 +185,8 @@ def install(
             if path == LIVERELOAD_PATH and send is not None:
                 return _hand_off(request, send)
         response = await handler(request)
+        if livereload and isinstance(response, FileResponse):
+            response = await _html_file(request, response)
         if prefix is not None and path.startswith(prefix):
             response.headers["Cache-Control"] = "no-cache"
         if livereload:

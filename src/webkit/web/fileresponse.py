@@ -217,6 +217,11 @@ class FileResponse(StreamResponse):
         self._chunk_size = chunk_size
         self._opened: _Opened | None = None
 
+    @property
+    def path(self) -> Path:
+        """The file this response serves (a precompressed sibling may be sent instead)."""
+        return self._path
+
     def _use_opened(self, opened: _Opened) -> None:
         """Take a representation opened by the caller's executor hop (the static handler)."""
         self._opened = opened
