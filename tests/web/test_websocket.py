@@ -203,7 +203,9 @@ async def test_ping_pong(webkit_client) -> None:
         await ws.ping(b"from server")
         async for msg in ws:
             seen.append(msg)
-            if msg.type is WSMsgType.TEXT:
+            if msg.type is WSMsgType.PING:
+                await ws.pong(msg.data)  # autoping=False: the application answers pings
+            elif msg.type is WSMsgType.TEXT:
                 await ws.send_str("ok")
         return ws
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from webkit.http import encode_head, status_line
 from webkit.http.websocket import (
     WS_CLOSED_MESSAGE,
+    WS_CLOSING_MESSAGE,
     HandshakeError,
     WebSocketConnection,
     WebSocketError,
@@ -60,10 +61,13 @@ class WebSocketResponse(StreamResponse):
         timeout: seconds `close` waits for the peer's close frame before dropping the
             connection.
         receive_timeout: default timeout of `receive` (None: wait for ever).
-        autoclose: answer the peer's close frame (always done: websockets' core echoes it).
-        autoping: answer pings and hide PING/PONG messages from `receive`.
+        autoclose: answer the peer's close frame at once. When False, `receive` returns the
+            CLOSE message, then CLOSING, and the close frame is answered by `close` (or
+            `send_frame` with CLOSE).
+        autoping: answer pings at once and hide PING/PONG messages from `receive`. When
+            False, `receive` returns them and nothing answers pings but `pong`.
         heartbeat: send a ping after this many seconds of silence; close with 1006 when no
-            pong arrives within half of it.
+            pong (or any other frame) arrives within half of it, whatever ``autoping``.
         protocols: subprotocols the server speaks; the first one the client offers wins.
         compress: negotiate permessage-deflate (RFC 7692) when the client offers it; an int
             is the server's window bits (9-15).
@@ -94,6 +98,8 @@ class WebSocketResponse(StreamResponse):
         self._ws_protocol: str | None = None
         self._conn: WebSocketConnection | None = None
         self._closed = False
+        # autoclose=False: the peer's close frame was returned by receive() and awaits close().
+        self._closing = False
         self._close_code: int | None = None
         self._exception: BaseException | None = None
         self._reading = False
@@ -165,6 +171,8 @@ class WebSocketResponse(StreamResponse):
             extensions=handshake.extensions,
             subprotocol=handshake.protocol,
             heartbeat=self._heartbeat,
+            autoping=self._autoping,
+            autoclose=self._autoclose,
         )
         self._conn = conn
         conn.attach(transport, tail)
@@ -246,7 +254,8 @@ class WebSocketResponse(StreamResponse):
         await conn.drain()
 
     async def pong(self, message: bytes = b"") -> None:
-        """Send an unsolicited pong (pings are answered automatically).
+        """Send a pong: with autoping=False the answer to a PING message (pass its data),
+        otherwise an unsolicited one.
 
         Raises:
             RuntimeError: not prepared.
@@ -256,8 +265,51 @@ class WebSocketResponse(StreamResponse):
         conn.pong(message.encode() if isinstance(message, str) else message)
         await conn.drain()
 
+    async def send_frame(
+        self, message: bytes, opcode: WSMsgType, compress: int | None = None
+    ) -> None:
+        """Send one frame of ``opcode`` with ``message`` as its payload (aiohttp 3.11+).
+
+        TEXT and BINARY send a whole message (text is sent as given, without a UTF-8 check);
+        PING and PONG a control frame; CLOSE a close frame whose payload is empty or a 2-byte
+        code and a UTF-8 reason: it starts the closing handshake (or, with autoclose=False,
+        answers the peer's close frame) without waiting for its end, unlike `close`.
+        ``compress`` is as for `send_str`.
+
+        Raises:
+            RuntimeError: not prepared.
+            ValueError: another opcode (a final CONTINUATION frame can only break the
+                protocol), a control payload over 125 bytes, or an invalid close payload.
+            ConnectionResetError: the connection is closing or closed.
+        """
+        conn = self._connection()
+        if opcode == WSMsgType.TEXT or opcode == WSMsgType.BINARY:
+            conn.send_message(opcode, message)
+        elif opcode == WSMsgType.PING:
+            conn.ping(message)
+        elif opcode == WSMsgType.PONG:
+            conn.pong(message)
+        elif opcode == WSMsgType.CLOSE:
+            if len(message) == 1:
+                raise ValueError("a close frame's payload is empty or starts with a 2-byte code")
+            code = int.from_bytes(message[:2], "big") if message else None
+            if not conn.start_close(code, bytes(message[2:]).decode()):
+                raise ConnectionResetError("Cannot write to closing transport")
+        else:
+            raise ValueError(f"cannot send a frame of opcode {opcode!r}")
+        await conn.drain()
+
     async def send_str(self, data: str, compress: int | None = None) -> None:
-        """Send a text message (``compress`` is accepted for aiohttp compatibility).
+        """Send a text message.
+
+        ``compress`` is aiohttp's per-message override: None and 0 keep the connection's
+        setting (compressed when permessage-deflate was negotiated, RFC 7692). aiohttp
+        compresses a message with another int as window bits, with a compressor of its own;
+        here such a message goes through the connection's compressor like any other, since
+        one compressed by a separate compressor desynchronises the peer's sliding window
+        under context takeover (the next message decodes wrong), and without permessage-
+        deflate it is sent uncompressed, since RSV1 may only be set when the extension was
+        negotiated (RFC 6455 §5.2). The argument therefore never changes what is sent.
 
         Raises:
             TypeError: ``data`` is not a str.
@@ -273,7 +325,7 @@ class WebSocketResponse(StreamResponse):
     async def send_bytes(
         self, data: bytes | bytearray | memoryview, compress: int | None = None
     ) -> None:
-        """Send a binary message.
+        """Send a binary message (``compress`` as for `send_str`).
 
         Raises:
             TypeError: ``data`` is not bytes-like.
@@ -293,7 +345,7 @@ class WebSocketResponse(StreamResponse):
         *,
         dumps: Callable[[Any], str] = json.dumps,
     ) -> None:
-        """Send ``data`` as a JSON text message.
+        """Send ``data`` as a JSON text message (``compress`` as for `send_str`).
 
         Raises:
             RuntimeError: not prepared.
@@ -316,7 +368,8 @@ class WebSocketResponse(StreamResponse):
     # -- closing --------------------------------------------------------------------------------
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
-        """Start the closing handshake and wait up to ``timeout`` for the peer to finish it.
+        """Start the closing handshake and wait up to ``timeout`` for the peer to finish it;
+        with autoclose=False, after `receive` returned the peer's CLOSE, answer it.
 
         Returns True if this call closed the WebSocket, False if it was already closed.
 
@@ -343,6 +396,9 @@ class WebSocketResponse(StreamResponse):
     async def receive(self, timeout: float | None = None) -> WSMessage:
         """The next message (see `WSMsgType`); CLOSE, CLOSING or CLOSED once it is over.
 
+        With autoclose=False the peer's CLOSE is returned unanswered and later calls return
+        CLOSING until `close` answers it.
+
         Raises:
             RuntimeError: not prepared, called concurrently, or called again and again
                 after the WebSocket closed.
@@ -359,6 +415,8 @@ class WebSocketResponse(StreamResponse):
                 if self._closed_reads >= _CLOSED_READS_LIMIT:
                     raise RuntimeError("WebSocket connection is closed.")
                 return WS_CLOSED_MESSAGE
+            if self._closing:
+                return WS_CLOSING_MESSAGE
             self._reading = True
             try:
                 if timeout is None:
@@ -371,7 +429,10 @@ class WebSocketResponse(StreamResponse):
                 self._reading = False
             kind = msg.type
             if kind is WSMsgType.CLOSE:
-                if not self._closed:
+                if not self._autoclose:
+                    # The close frame awaits close(): the application may still send first.
+                    self._closing = True
+                elif not self._closed:
                     self._closed = True
                     # The peer's close frame was echoed by the core: wait for the TCP end.
                     await conn.wait_closed(self._timeout)

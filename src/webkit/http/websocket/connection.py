@@ -3,8 +3,9 @@
 websockets' `Protocol` parses and serialises frames, answers pings, enforces the message size
 (including deflate inflation) and runs the closing handshake. This module adds what it leaves to
 its callers: reassembly of fragmented messages with incremental UTF-8 validation, a queue of
-messages for one reader with flow control, write back-pressure, heartbeat pings, and the timeout
-of the closing handshake.
+messages for one reader with flow control, write back-pressure, heartbeat pings, the timeout
+of the closing handshake, and aiohttp's ``autoping=False`` / ``autoclose=False`` modes, where
+the application rather than the core answers pings and the peer's close frame.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from websockets.exceptions import InvalidState, PayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
 from websockets.extensions.base import Extension
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import SEND_EOF, Protocol, Side, State
 
 try:  # websockets' C unmasking; its pure-Python fallback when the extension is not built
@@ -73,6 +74,10 @@ class WebSocketConnection(asyncio.Protocol):
         heartbeat: seconds of silence after which a ping is sent; the connection fails with
             1006 when no pong follows within half of it.
         read_limit: queued bytes of unread messages above which the socket is not read.
+        autoping: answer pings at once; when False they are only queued as PING messages and
+            the application answers with `pong`.
+        autoclose: answer the peer's close frame at once; when False it is queued as a CLOSE
+            message and answered by the application's `start_close`.
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class WebSocketConnection(asyncio.Protocol):
         subprotocol: str | None = None,
         heartbeat: float | None = None,
         read_limit: int = 2**16,
+        autoping: bool = True,
+        autoclose: bool = True,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._proto = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=_core_log)
@@ -113,6 +120,12 @@ class WebSocketConnection(asyncio.Protocol):
         self._out: list[bytes] = []
         self._out_size = 0
         self._out_scheduled = False
+        self._autoping = autoping
+        self._autoclose = autoclose
+        # autoclose=False: the peer's close frame, kept from the core (which would echo it)
+        # until the application answers, and what it said.
+        self._close_held: bytes | None = None
+        self._peer_close: Close | None = None
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -155,7 +168,14 @@ class WebSocketConnection(asyncio.Protocol):
         frame is unmasked and queued directly; every other frame (control, fragmented,
         compressed, malformed, too big) goes to websockets' protocol whole, which judges it and
         keeps the connection's state. A frame not yet complete goes to it as it arrives.
+
+        Pings (autoping=False) and the peer's close frame (autoclose=False) are taken off here
+        too when well-formed, since the core would answer them; malformed ones go to the core,
+        which fails the connection as usual.
         """
+        if self._close_held is not None:
+            # After its close frame the peer has nothing more to say (RFC 6455 §1.4): discard.
+            return
         if self._pending:
             data = self._pending + data
             self._pending = b""
@@ -169,7 +189,10 @@ class WebSocketConnection(asyncio.Protocol):
         max_size = self._max_size
         pos, end_of_data = 0, len(data)
         while pos < end_of_data:
-            if self._fail_code is not None or self._proto.state is not State.OPEN:
+            if self._fail_code is not None or self._proto.eof_sent:
+                # The core stopped parsing (a failure or the closing handshake is over): it
+                # discards the rest. Until then frames are split here, also while our close
+                # frame awaits its answer, so that autoping=False holds then too.
                 self._feed_proto(data[pos:])
                 return
             if end_of_data - pos < 2:
@@ -191,6 +214,11 @@ class WebSocketConnection(asyncio.Protocol):
                 length = int.from_bytes(data[pos + 2 : pos + 10], "big")
             end = pos + head + length
             if end > end_of_data:
+                if first & 0x08 and length <= 125:
+                    # A control frame is at most 131 bytes: wait for all of it so that it is
+                    # judged whole below rather than fed to the core piecemeal.
+                    self._pending = data[pos:]
+                    return
                 self._owed = end - end_of_data
                 self._feed_proto(data[pos:])
                 return
@@ -212,8 +240,46 @@ class WebSocketConnection(asyncio.Protocol):
                     continue
                 except UnicodeDecodeError:
                     pass  # the protocol path reports it (1007)
+            elif head == 6 and first == 0x89 and not self._autoping:
+                # A final, masked ping of at most 125 bytes (head 6: mask, 7-bit length): the
+                # core would answer it, so it is only queued; the core's state is unaffected
+                # by pings, which may come between the fragments of a message (RFC 6455 §5.4).
+                payload = apply_mask(data[pos + 6 : end], data[pos + 2 : pos + 6])
+                self._push(WSMessage(WSMsgType.PING, payload, ""))
+                pos = end
+                continue
+            elif (
+                head == 6
+                and first == 0x88
+                and not self._autoclose
+                and self._hold_close(data[pos:end])
+            ):
+                return
             self._feed_proto(data[pos:end])
             pos = end
+
+    def _hold_close(self, frame: bytes) -> bool:
+        """Keep the peer's close frame from the core and queue it as a CLOSE message.
+
+        The core echoes a close frame as soon as it parses one, so it only sees this frame
+        once the application answered (`start_close`): it then finds its own close frame sent
+        and completes the handshake without a second one. False when the core must judge the
+        frame: it answers our own close frame, interrupts a fragmented message, or is invalid.
+        """
+        proto = self._proto
+        if proto.state is not State.OPEN or proto.current_size is not None:
+            return False
+        try:
+            close = Close.parse(apply_mask(frame[6:], frame[2:6]))
+        except (WsProtocolError, UnicodeDecodeError):
+            return False
+        self._close_held = frame
+        self._peer_close = close
+        self._pending = b""
+        # The peer is leaving: pinging it would only fail the connection if it stops reading.
+        self._cancel_heartbeat()
+        self._push(WSMessage(WSMsgType.CLOSE, close.code, close.reason))
+        return True
 
     def eof_received(self) -> bool:
         # The peer cannot send its close frame any more: whatever remains to be said was said
@@ -234,7 +300,7 @@ class WebSocketConnection(asyncio.Protocol):
         if not proto.reader.eof:
             proto.receive_eof()
         proto.data_to_send()
-        if self._fail_code is None and proto.close_rcvd is None:
+        if self._fail_code is None and proto.close_rcvd is None and self._peer_close is None:
             # The TCP connection ended without a closing handshake (RFC 6455 §7.1.5).
             self._fail_code = WSCloseCode.ABNORMAL_CLOSURE
         self._wake()
@@ -377,14 +443,14 @@ class WebSocketConnection(asyncio.Protocol):
         """The close code: ours after a failure, else the peer's, 1006 without a handshake."""
         if self._fail_code is not None:
             return self._fail_code
-        close = self._proto.close_rcvd
+        close = self._proto.close_rcvd or self._peer_close
         if close is not None:
             return close.code
         return None
 
     @property
     def close_reason(self) -> str | None:
-        close = self._proto.close_rcvd
+        close = self._proto.close_rcvd or self._peer_close
         return None if close is None else close.reason
 
     # -- outgoing -------------------------------------------------------------------------------
@@ -476,6 +542,23 @@ class WebSocketConnection(asyncio.Protocol):
         else:
             self._queue_frame(0x82, bytes(data))
 
+    def send_message(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
+        """Send a text (opcode 1) or binary (2) message given as bytes, as they are: text is
+        not checked for valid UTF-8.
+
+        Raises:
+            ConnectionResetError: the connection is closing or closed.
+        """
+        self._check_open()
+        if self._proto.extensions:
+            if opcode == Opcode.TEXT:
+                self._proto.send_text(bytes(payload))
+            else:
+                self._proto.send_binary(bytes(payload))
+            self._flush()
+        else:
+            self._queue_frame(0x80 | opcode, bytes(payload))
+
     def ping(self, data: bytes = b"") -> None:
         """Send a ping (RFC 6455 §5.5.2).
 
@@ -511,8 +594,9 @@ class WebSocketConnection(asyncio.Protocol):
                 waiter = self._drain_waiter = self._loop.create_future()
             await asyncio.shield(waiter)
 
-    def start_close(self, code: int = WSCloseCode.OK, reason: str = "") -> bool:
-        """Send a close frame; False when one was already sent or the connection is gone.
+    def start_close(self, code: int | None = WSCloseCode.OK, reason: str = "") -> bool:
+        """Send a close frame (None: one without a code); False when one was already sent or
+        the connection is gone. With autoclose=False this answers the peer's close frame.
 
         Raises:
             ValueError: the code may not be sent (RFC 6455 §7.4) or the reason is too long.
@@ -523,6 +607,13 @@ class WebSocketConnection(asyncio.Protocol):
             self._proto.send_close(code, reason)
         except WsProtocolError as exc:
             raise ValueError(f"cannot close with code {code} and reason {reason!r}: {exc}") from exc
+        held, self._close_held = self._close_held, None
+        if held is not None:
+            # Our close frame is queued: the peer's now completes the handshake in the core,
+            # which records it and closes TCP (server side, RFC 6455 §7.1.1) without echoing
+            # it. Its CLOSE message was delivered when it arrived.
+            self._proto.receive_data(held)
+            self._proto.events_received()
         # Peers answer a close frame and little else: read it even if nobody reads messages.
         self._resume_reading()
         self._flush()
@@ -560,7 +651,12 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _reset_heartbeat(self) -> None:
         interval = self._heartbeat
-        if not interval or self._lost or self._proto.state is not State.OPEN:
+        if (
+            not interval
+            or self._lost
+            or self._proto.state is not State.OPEN
+            or self._close_held is not None
+        ):
             return
         if self._pong_handle is not None:
             self._pong_handle.cancel()
@@ -571,7 +667,12 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _send_heartbeat(self) -> None:
         self._ping_handle = None
-        if self._lost or self._proto.state is not State.OPEN or self._heartbeat is None:
+        if (
+            self._lost
+            or self._proto.state is not State.OPEN
+            or self._heartbeat is None
+            or self._close_held is not None
+        ):
             return
         self._proto.send_ping(b"")
         self._flush()
