@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from webkit.devtools.inject import encode
 
 __all__ = ["KILL_TIMEOUT", "Child"]
 
@@ -49,8 +52,6 @@ class Child:
         cls, listener: socket.socket, preload: list[str], on_message: Listener
     ) -> Child:
         """Start a standby child that inherits ``listener`` and preloads ``preload``."""
-        import os
-
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -73,7 +74,7 @@ class Child:
 
     def send(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
-            self._control.send(json.dumps(message).encode())
+            self._control.send(encode(message))
 
     def go(self, spec: str, *, serve: bool = True, **options: Any) -> None:
         """Load the app ``spec`` with the dev-server ``options``; serve it now or on `serve`."""

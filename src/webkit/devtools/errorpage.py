@@ -14,10 +14,9 @@ import socket
 
 from webkit.devtools.events import ChildFailed
 from webkit.devtools.inject import LIVERELOAD_PATH, SCRIPT_PATH, SCRIPT_TAG, livereload_js
-from webkit.devtools.livereload import LiveReloadHub
+from webkit.devtools.livereload import LiveReloadHub, closing_head
 from webkit.http.exchange import Exchange
 from webkit.http.server import HttpServer
-from webkit.http.writer import encode_head, status_line
 
 __all__ = ["ErrorPageServer", "render_html", "render_text"]
 
@@ -113,15 +112,8 @@ class ErrorPageServer:
 
     @staticmethod
     def _send(exchange: Exchange, status: int, content_type: str, body: bytes) -> None:
-        head = encode_head(
-            status_line(exchange.version, status, None),
-            [
-                ("Content-Type", content_type),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", "no-store"),
-                # Browsers must come back on a new connection, which the next child accepts.
-                ("Connection", "close"),
-            ],
+        head = closing_head(
+            exchange.version, status, content_type, len(body), [("Cache-Control", "no-store")]
         )
         exchange.keep_alive = False
         exchange.send(head, body)

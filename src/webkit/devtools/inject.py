@@ -26,7 +26,6 @@ from webkit.web import (
     Application,
     BaseRequest,
     FileResponse,
-    HTTPForbidden,
     Request,
     Response,
     StreamResponse,
@@ -43,7 +42,6 @@ __all__ = [
     "inject_script",
     "install",
     "livereload_js",
-    "origin_allowed",
     "sender",
 ]
 
@@ -131,20 +129,6 @@ def _read_small(path: Path) -> bytes | None:
     return data if len(data) <= _MAX_INJECTED_FILE else None
 
 
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """Only pages of the dev server itself may open the live-reload socket.
-
-    Browsers always send Origin on WebSocket handshakes, so a page of another site is refused;
-    tools that send none (curl, the benchmark harness) are allowed.
-    """
-    if origin is None:
-        return True
-    if host is None:
-        return False
-    scheme, sep, rest = origin.partition("://")
-    return bool(sep) and scheme in ("http", "https") and rest.rstrip("/").lower() == host.lower()
-
-
 class _HandedOff(StreamResponse):
     """What the dev middleware returns once the socket belongs to the parent: nothing to send."""
 
@@ -197,10 +181,9 @@ def install(
 
 
 def _hand_off(request: Request, send: Send) -> StreamResponse:
-    headers = request.headers
-    if not origin_allowed(headers.get("Origin"), headers.get("Host")):
-        raise HTTPForbidden(text="live reload only accepts pages of this dev server\n")
-    if headers.get("Upgrade", "").lower() != "websocket":
+    # The parent judges the handshake (Origin included), for handed-over sockets and for those
+    # its error page accepts alike.
+    if request.headers.get("Upgrade", "").lower() != "websocket":
         return Response(
             status=426,
             text="the live-reload endpoint is a WebSocket\n",

@@ -17,16 +17,29 @@ from collections.abc import Callable, Iterable
 
 from multidict import CIMultiDict
 
-from webkit.devtools.inject import origin_allowed
 from webkit.http.websocket.connection import WebSocketConnection
 from webkit.http.websocket.handshake import HandshakeError, check_handshake
 from webkit.http.websocket.messages import WSMsgType
 from webkit.http.writer import encode_head, status_line
 
-__all__ = ["PROTOCOL_7", "LiveReloadHub"]
+__all__ = ["PROTOCOL_7", "LiveReloadHub", "closing_head", "origin_allowed"]
 
 PROTOCOL_7 = "http://livereload.com/protocols/official-7"
 _log = logging.getLogger("webkit.devtools.livereload")
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """Only pages of the dev server itself may open the live-reload socket.
+
+    Browsers always send Origin on WebSocket handshakes, so a page of another site is refused;
+    tools that send none (curl, the benchmark harness) are allowed.
+    """
+    if origin is None:
+        return True
+    if host is None:
+        return False
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and rest.rstrip("/").lower() == host.lower()
 
 
 class _Client:
@@ -156,6 +169,27 @@ class LiveReloadHub:
             await asyncio.wait(tasks, timeout=0.5)
 
 
+def closing_head(
+    version: tuple[int, int],
+    status: int,
+    content_type: str,
+    length: int,
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """The head of a whole response after which the parent closes the connection.
+
+    The parent answers only in passing (a refused handshake, the error page): browsers must
+    come back on a new connection, which the next child accepts.
+    """
+    fields = [
+        *headers,
+        ("Content-Type", content_type),
+        ("Content-Length", str(length)),
+        ("Connection", "close"),
+    ]
+    return encode_head(status_line(version, status, None), fields)
+
+
 def _refuse(
     transport: asyncio.Transport,
     version: tuple[int, int],
@@ -164,11 +198,7 @@ def _refuse(
     headers: Iterable[tuple[str, str]] = (),
 ) -> None:
     body = (reason + "\n").encode()
-    fields = [
-        *headers,
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Connection", "close"),
-    ]
-    transport.write(encode_head(status_line(version, status, None), fields) + body)
+    transport.write(
+        closing_head(version, status, "text/plain; charset=utf-8", len(body), headers) + body
+    )
     transport.close()

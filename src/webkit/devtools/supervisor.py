@@ -114,7 +114,7 @@ class Supervisor:
         self._templates: dict[str, Any] = {"auto_reload": False, "dirs": []}
         self._failed = False
         self._reload_pending = False
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Future[object]] = set()
         # One start or restart at a time: an edit during the first start waits for it.
         self._lock = asyncio.Lock()
 
@@ -227,7 +227,7 @@ class Supervisor:
         )
         if old is not None:
             await old.retire()
-            self._reap(old)
+            self._spawn(old.stop())  # reaped once its interpreter is done
             child.serve()
         # The error page stops accepting before the new code does: nothing is refused meanwhile.
         await self._errors.stop()
@@ -286,13 +286,7 @@ class Supervisor:
         elif event == "gone" and child is self._current and not child.stopping:
             self._spawn(self._child_died(child))
 
-    def _reap(self, child: Child) -> None:
-        self._spawn(self._wait_exit(child))
-
-    async def _wait_exit(self, child: Child) -> None:
-        await child.stop()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -317,8 +311,7 @@ class Supervisor:
         for extra in (*static_dirs, *([env_file.parent] if env_file else [])):
             if not any(extra.is_relative_to(root) for root in roots):
                 roots.append(extra)
-        # The env file is often gitignored (it holds secrets) but its edits must still restart.
-        project_filter = _EnvFileFilter(roots, options.ignore, env_file)
+        project_filter = ProjectFilter(roots, options.ignore, keep=[env_file] if env_file else [])
         async for batch in watch(roots, project_filter, stop):
             paths = sorted({path for _, path in batch})
             restart, browser = [], []
@@ -407,17 +400,6 @@ class Supervisor:
 
     def _browser_changed(self, connected: bool, clients: int, page: str) -> None:
         self.on_event(LiveReloadClient(connected, clients, page))
-
-
-class _EnvFileFilter(ProjectFilter):
-    """The project's filter, letting the env file through even when ignored."""
-
-    def __init__(self, roots: list[Path], ignore: tuple[str, ...], env_file: Path | None) -> None:
-        super().__init__(roots, ignore)
-        self._env_file = str(env_file) if env_file is not None else None
-
-    def ignored(self, path: str) -> bool:
-        return path != self._env_file and super().ignored(path)
 
 
 _LIVE_SUFFIXES = frozenset(

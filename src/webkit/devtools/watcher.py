@@ -157,10 +157,15 @@ class ProjectFilter(BaseFilter):
             that itself lives in, say, ``~/build/site`` is still watched.
         ignore: user globs (``--ignore``), matched against each path relative to its root and
             against every component's name: ``'*.log'``, ``'data/*'`` and ``'data'`` all work.
+        keep: files that always trigger, whatever the rules say (an env file is usually
+            gitignored, since it holds secrets, yet its edits must restart the app).
     """
 
-    def __init__(self, roots: Sequence[Path], ignore: Sequence[str] = ()) -> None:
+    def __init__(
+        self, roots: Sequence[Path], ignore: Sequence[str] = (), keep: Sequence[Path] = ()
+    ) -> None:
         super().__init__()
+        self._keep = frozenset(os.path.abspath(path) for path in keep)
         self._roots: list[_Root] = []
         for root in roots:
             # Watchers may report either spelling of a symlinked root (FSEvents resolves them).
@@ -195,6 +200,8 @@ class ProjectFilter(BaseFilter):
     def ignored(self, path: str) -> bool:
         """True if ``path`` (a file or directory) or any directory above it is ignored."""
         path = os.path.abspath(path)
+        if path in self._keep:
+            return False
         name = os.path.basename(path)
         if _SCRATCH.fullmatch(name):
             return True
