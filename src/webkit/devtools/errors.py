@@ -55,7 +55,7 @@ class NotAnAppError(AppRefError):
 
 
 class FactoryArgumentsError(AppRefError):
-    """The factory cannot be called with the arguments given (none, for now)."""
+    """The factory cannot be called with the arguments APP gives it (none, or literals)."""
 
 
 class AppStartError(DevServerError):

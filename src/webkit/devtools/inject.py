@@ -11,6 +11,7 @@ socket, and the parent, which outlives every child, completes the handshake and 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import json
 import re
@@ -58,6 +59,7 @@ _MAX_INJECTED_FILE = 8 * 1024 * 1024
 Send = Callable[[dict[str, Any], list[int]], None]
 
 
+@functools.cache
 def livereload_js() -> bytes:
     """The client script, shipped inside the package (no download at build or run time)."""
     return resources.files("webkit.devtools").joinpath("static/livereload.js").read_bytes()
